@@ -127,8 +127,8 @@ type Problems []Problem
 
 // Problem is one thing wrong with a drop.
 type Problem struct {
-	File    string // relative to the drop folder, slash-separated; "" for the folder itself
-	Message string // what is wrong and, where it helps, the fix
+	File    string `json:"file,omitempty"` // relative to the drop folder, slash-separated; "" for the folder itself
+	Message string `json:"message"`        // what is wrong and, where it helps, the fix
 }
 
 func (p Problem) String() string {

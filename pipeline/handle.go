@@ -1,0 +1,159 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Folders of a watch root, as the contract names them.
+const (
+	Inbox      = "inbox"
+	Processing = "processing"
+	Done       = "done"
+	Failed     = "failed"
+)
+
+// Handle runs a job folder that sits in <root>/processing/ to its end,
+// writes result.json and moves it to <root>/done/ or <root>/failed/. fresh
+// says the folder was just claimed from inbox/ (a finished journal then
+// means the operator moved it back to retry); otherwise it is resumed.
+// When ctx ends first, the folder stays in processing/ for a later resume.
+func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Result, string, error) {
+	if err := p.own(jobDir); err != nil {
+		return nil, "", err
+	}
+	hb, stop := context.WithCancel(ctx)
+	defer stop()
+	go p.heartbeat(hb, jobDir)
+
+	res, err := p.Process(ctx, jobDir, fresh)
+	if err != nil {
+		return nil, "", err
+	}
+	stop()
+	root := filepath.Dir(filepath.Dir(jobDir))
+	dest := filepath.Join(root, Failed)
+	if res.Success() {
+		dest = filepath.Join(root, Done)
+	}
+	os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
+	to, err := MoveFolder(jobDir, dest)
+	if err != nil {
+		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
+	}
+	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
+	return res, to, nil
+}
+
+// Ownership of a job in processing/: with two daemons on one share, a
+// restarting daemon must resume its own jobs and the jobs of a daemon that
+// died, but not the jobs of one that is alive. The owner file carries a
+// heartbeat; taking over a stale one is an atomic rename, so that of two
+// daemons trying at once only one wins.
+
+const (
+	ownerFile = "owner"
+	// heartbeatEvery and staleAfter: a live owner refreshes its file well
+	// within the time after which others may take the job.
+	heartbeatEvery = 20 * time.Second
+	staleAfter     = 90 * time.Second
+)
+
+type owner struct {
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Heartbeat time.Time `json:"heartbeat"`
+}
+
+func me() owner {
+	h, _ := os.Hostname()
+	return owner{Host: h, PID: os.Getpid()}
+}
+
+// ErrOwned means another live daemon runs the job.
+var ErrOwned = errors.New("job is run by another live scandrop")
+
+// own makes this process the job's owner, or returns ErrOwned.
+func (p *Pipeline) own(jobDir string) error {
+	name := filepath.Join(jobDir, StateDir, ownerFile)
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(name)
+	if err == nil {
+		var o owner
+		json.Unmarshal(b, &o)
+		self := me()
+		if o.Host == self.Host && o.PID == self.PID {
+			return p.beat(jobDir)
+		}
+		if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+			return ErrOwned
+		}
+		// Stale, or a dead process on this host: take over, atomically.
+		if err := os.Rename(name, name+".taken"); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return ErrOwned
+			}
+			return err
+		}
+	}
+	return p.beat(jobDir)
+}
+
+func (p *Pipeline) beat(jobDir string) error {
+	o := me()
+	o.Heartbeat = p.o.Clock.Now().UTC()
+	b, _ := json.Marshal(o)
+	return WriteFileAtomic(filepath.Join(jobDir, StateDir, ownerFile), b)
+}
+
+func (p *Pipeline) heartbeat(ctx context.Context, jobDir string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.o.Clock.After(heartbeatEvery):
+			p.beat(jobDir)
+		}
+	}
+}
+
+// Orphans lists the job folders in <root>/processing/ that no live daemon
+// owns: on start, every job this host left behind; later, jobs of a daemon
+// (on this or another host) that stopped sending heartbeats.
+func (p *Pipeline) Orphans(root string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(root, Processing))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	self := me()
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, Processing, e.Name())
+		b, err := os.ReadFile(filepath.Join(dir, StateDir, ownerFile))
+		if err == nil {
+			var o owner
+			json.Unmarshal(b, &o)
+			if o.Host == self.Host && o.PID == self.PID {
+				continue // ours, running
+			}
+			if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+				continue
+			}
+		}
+		out = append(out, dir)
+	}
+	sort.Strings(out)
+	return out, nil
+}

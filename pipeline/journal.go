@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/scandrop/scandrop/vendors"
+)
+
+// StateDir is the folder inside each job that holds scandrop's own files.
+// It travels with the job from processing/ to done/ or failed/.
+const StateDir = ".scandrop"
+
+const journalFile = "job.json"
+
+// Record is the job journal: what a restart needs to carry on without
+// repeating anything irreversible.
+type Record struct {
+	Version   int       `json:"version"`
+	Vendor    string    `json:"vendor"`
+	Folder    string    `json:"folder"`
+	Attempt   int       `json:"attempt"`
+	StartedAt time.Time `json:"started_at"`
+	// Stage is the stage in progress (or "done" once result.json is written).
+	Stage string `json:"stage"`
+	// StageAt is when Stage began.
+	StageAt time.Time `json:"stage_at"`
+	// Submit is "" (not tried), "sent" (a request went out and its answer
+	// is not known: never send another), "refused" (the vendor answered
+	// with an error; nothing was created) or "created".
+	Submit      string      `json:"submit,omitempty"`
+	SubmittedAt time.Time   `json:"submitted_at,omitzero"`
+	IDs         vendors.IDs `json:"vendor_ids,omitempty"`
+	// Progress of the upload, for status.
+	UploadedBytes int64 `json:"uploaded_bytes,omitempty"`
+	TotalBytes    int64 `json:"total_bytes,omitempty"`
+	// Result is set when result.json has been written; the job then only
+	// needs to move.
+	Result *Result `json:"result,omitempty"`
+	// VendorState holds what the vendor stored through the Journal
+	// interface (upload ids, parts, checksums), by key.
+	VendorState map[string]json.RawMessage `json:"vendor_state,omitempty"`
+}
+
+// Journal is a job's record on disk, written atomically: a crash leaves
+// either the old or the new record, never a torn one. It implements
+// vendors.Journal for the vendor's own keys.
+type Journal struct {
+	dir string // the job folder
+
+	mu  sync.Mutex
+	rec Record
+}
+
+// OpenJournal reads the journal of the job folder dir, or starts an empty
+// one if there is none.
+func OpenJournal(dir string) (*Journal, error) {
+	j := &Journal{dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, StateDir, journalFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		j.rec.Version = 1
+		return j, nil
+	case err != nil:
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &j.rec); err != nil {
+		return nil, fmt.Errorf("%s/%s: damaged journal: %v", StateDir, journalFile, err)
+	}
+	return j, nil
+}
+
+// ReadRecord reads a job's record without locking anything, for status.
+func ReadRecord(dir string) (*Record, error) {
+	j, err := OpenJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &j.rec, nil
+}
+
+// Record returns a copy of the record.
+func (j *Journal) Record() Record {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.rec
+}
+
+// Update changes the record with fn and writes it durably.
+func (j *Journal) Update(fn func(r *Record)) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	fn(&j.rec)
+	return j.save()
+}
+
+// Load implements vendors.Journal.
+func (j *Journal) Load(key string, v any) (bool, error) {
+	j.mu.Lock()
+	raw, ok := j.rec.VendorState[key]
+	j.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+// Store implements vendors.Journal.
+func (j *Journal) Store(key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.rec.VendorState == nil {
+		j.rec.VendorState = map[string]json.RawMessage{}
+	}
+	j.rec.VendorState[key] = raw
+	return j.save()
+}
+
+func (j *Journal) save() error {
+	b, err := json.MarshalIndent(&j.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(j.dir, StateDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, journalFile), append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to a temporary file beside name, syncs it,
+// renames it over name and syncs the folder, so that name holds either its
+// old or its new content after a crash.
+func WriteFileAtomic(name string, data []byte) error {
+	dir := filepath.Dir(name)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(name)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems (and Windows) cannot sync a folder; the rename is
+	// still atomic there.
+	d.Sync()
+	return nil
+}

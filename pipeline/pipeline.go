@@ -1,0 +1,546 @@
+// Package pipeline carries one claimed drop folder through its stages —
+// validate, package, upload, submit, wait, finish — keeping a journal inside
+// the folder so that a crash or restart resumes the job instead of
+// repeating it, and never repeats a vendor submit whose outcome is unknown.
+//
+// It decides retry versus failure from the kind of each error: outages are
+// retried with backoff until the vendor's timeout; a drop that is wrong, or
+// a task the vendor failed, fails the job.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scandrop/scandrop/vendors"
+)
+
+// VendorSettings are the per-vendor waiting rules.
+type VendorSettings struct {
+	PollInterval time.Duration // between status polls; default 5s
+	Timeout      time.Duration // give up on the vendor after this; default 2h
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	// Vendors that are configured. A drop whose marker names a vendor that is
+	// not here fails with a configuration error.
+	Vendors  []vendors.Vendor
+	Settings map[string]VendorSettings // by vendor name
+	// Markers of every vendor scandrop knows, configured or not, by marker
+	// file name → vendor name, to tell an unconfigured vendor from no marker.
+	Markers map[string]string
+	Clock   vendors.Clock
+	Logger  *slog.Logger
+	// MinBackoff and MaxBackoff bound the wait between retries of an
+	// outage; defaults 1s and 1m.
+	MinBackoff, MaxBackoff time.Duration
+	// Events, if set, is told of stage changes (the demo prints them).
+	Events func(folder, stage, detail string)
+}
+
+// Pipeline runs jobs. It is safe for concurrent use.
+type Pipeline struct {
+	o Options
+}
+
+// New returns a Pipeline.
+func New(o Options) *Pipeline {
+	if o.Clock == nil {
+		o.Clock = vendors.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.Markers == nil {
+		o.Markers = map[string]string{}
+	}
+	for _, v := range o.Vendors {
+		o.Markers[v.Marker()] = v.Name()
+	}
+	return &Pipeline{o: o}
+}
+
+// Process runs the job folder dir to its end and writes dir/result.json.
+// It returns the result, or an error if it could not finish (the context
+// ended, or the journal could not be written): the job then stays where it
+// is and a later Process resumes it. A finished job (its result already
+// written) is not run again unless retry is set: then a new attempt starts,
+// keeping what is safe to keep (package checksums; the task ids of a task
+// that timed out, which may still finish).
+func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result, error) {
+	name := filepath.Base(dir)
+	log := p.o.Logger.With("folder", name)
+	j, err := OpenJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	rec := j.Record()
+	if rec.Result != nil {
+		if !retry {
+			return rec.Result, nil
+		}
+		if err := j.Update(func(r *Record) { newAttempt(r) }); err != nil {
+			return nil, err
+		}
+		log.Info("retrying a job that finished before", "attempt", j.Record().Attempt)
+	}
+	if rec.StartedAt.IsZero() || rec.Result != nil {
+		now := p.o.Clock.Now().UTC()
+		if err := j.Update(func(r *Record) {
+			r.Folder, r.StartedAt = name, now
+			if r.Attempt == 0 {
+				r.Attempt = 1
+			}
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info("resuming job", "stage", rec.Stage, "vendor", rec.Vendor)
+	}
+
+	r := &run{p: p, j: j, dir: dir, name: name, log: log}
+	res := r.run(ctx)
+	if res == nil { // stopped: leave it for a resume
+		return nil, ctx.Err()
+	}
+	rec = j.Record()
+	res.Folder, res.Vendor, res.StartedAt = name, rec.Vendor, rec.StartedAt
+	res.FinishedAt = p.o.Clock.Now().UTC()
+	if len(rec.IDs) > 0 {
+		res.VendorIDs = rec.IDs
+	}
+	if err := writeResult(dir, res); err != nil {
+		return nil, err
+	}
+	if err := j.Update(func(r *Record) { r.Result, r.Stage, r.StageAt = res, stageDone, res.FinishedAt }); err != nil {
+		return nil, err
+	}
+	if res.Success() {
+		log.Info("job succeeded", "vendor", res.Vendor, "vr_url", res.VRURL, "assets", len(res.Assets))
+	} else {
+		log.Warn("job failed", "vendor", res.Vendor, "stage", res.Error.Stage, "kind", res.Error.Kind, "error", res.Error.Message)
+	}
+	p.event(name, stageDone, res.Status)
+	return res, nil
+}
+
+// newAttempt resets a finished record for another try.
+func newAttempt(r *Record) {
+	keepIDs := r.Result != nil && r.Result.Error != nil && r.Result.Error.Kind == vendors.Timeout.String()
+	// Package checksums stay valid while the files are unchanged, and the
+	// vendors check that themselves.
+	for k := range r.VendorState {
+		if !strings.HasSuffix(k, ".package") {
+			delete(r.VendorState, k)
+		}
+	}
+	if !keepIDs {
+		r.IDs, r.Submit, r.SubmittedAt = nil, "", time.Time{}
+	}
+	r.Result, r.Stage, r.UploadedBytes, r.TotalBytes = nil, "", 0, 0
+	r.Attempt++
+}
+
+func (p *Pipeline) event(folder, stage, detail string) {
+	if p.o.Events != nil {
+		p.o.Events(folder, stage, detail)
+	}
+}
+
+// run is one Process call.
+type run struct {
+	p    *Pipeline
+	j    *Journal
+	dir  string
+	name string
+	log  *slog.Logger
+}
+
+// fail builds a failed result from err at stage.
+func fail(stage string, err error) *Result {
+	kind := vendors.KindOf(err)
+	re := &ResultError{Stage: stage, Kind: kind.String(), Message: err.Error()}
+	var ps vendors.Problems
+	if errors.As(err, &ps) {
+		re.Problems = ps
+		re.Message = ps.Error()
+		re.Fix = "fix the files named above, then move the folder back to inbox/"
+	}
+	switch kind {
+	case vendors.Timeout:
+		re.Retryable = true
+		re.Fix = "the vendor may still finish: move the folder back to inbox/ to check again with the same task"
+	case vendors.Unknown:
+		re.Retryable = true
+		re.Fix = "a submit was sent but its answer was lost, so the task may exist: check the vendor's console; to submit again, move the folder back to inbox/"
+	case vendors.Transient:
+		re.Retryable = true
+		re.Fix = "the vendor or the network failed for longer than the timeout: move the folder back to inbox/ to retry"
+	case vendors.Auth:
+		re.Retryable = true
+		re.Fix = "check the vendor credentials in config.yaml, then move the folder back to inbox/"
+	case vendors.VendorFailed:
+		re.Retryable = true
+		re.Fix = "the vendor gives no reason; check the drop and the vendor's console, then move the folder back to inbox/ to try again"
+	case vendors.Rejected:
+		re.Retryable = true
+		re.Fix = "the vendor refused the request; see the message, then move the folder back to inbox/"
+	}
+	return &Result{Status: "failed", Error: re}
+}
+
+// errConfig marks a drop for a vendor that is not configured.
+var errConfig = errors.New("not configured")
+
+// run walks the stages from wherever the journal says the job stands. It
+// returns nil when ctx ended before the job did.
+func (r *run) run(ctx context.Context) *Result {
+	rec := r.j.Record()
+
+	// validate: every time, also on resume, to rebuild the job.
+	r.stage(StageValidate)
+	v, err := r.vendor()
+	if err != nil {
+		res := fail(StageValidate, err)
+		if errors.Is(err, errConfig) {
+			res.Error.Kind, res.Error.Retryable = "config", true
+			res.Error.Fix = "add the vendor's section to config.yaml, restart scandrop, and move the folder back to inbox/"
+		}
+		return res
+	}
+	if rec.Vendor == "" {
+		if err := r.j.Update(func(rc *Record) { rc.Vendor = v.Name() }); err != nil {
+			return r.internal(ctx, StageValidate, err)
+		}
+	}
+	job, err := v.Open(ctx, r.dir)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fail(StageValidate, err)
+	}
+	settings := r.p.settings(v.Name())
+
+	if rec.Submit == "" || rec.Submit == "refused" {
+		// package
+		r.stage(StagePackage)
+		if err := r.retry(ctx, StagePackage, settings, func(ctx context.Context) error { return job.Package(ctx, r.j) }); err != nil {
+			return r.failOrStop(ctx, StagePackage, err)
+		}
+		// upload
+		r.stage(StageUpload)
+		prog := &progress{j: r.j, clock: r.p.o.Clock}
+		if err := r.retry(ctx, StageUpload, settings, func(ctx context.Context) error { return job.Upload(ctx, r.j, prog) }); err != nil {
+			return r.failOrStop(ctx, StageUpload, err)
+		}
+		prog.flush()
+	}
+
+	// submit: at most one request whose outcome is unknown, ever.
+	rec = r.j.Record()
+	if len(rec.IDs) == 0 {
+		if rec.Submit == "sent" {
+			return fail(StageSubmit, vendors.E(vendors.Unknown, v.Name()+": submit",
+				fmt.Sprintf("a submit was sent at %s and its answer never arrived (scandrop stopped or the connection broke); not sending another, which could create a duplicate task", rec.SubmittedAt.Format(time.RFC3339))))
+		}
+		r.stage(StageSubmit)
+		ids, err := r.submit(ctx, job, settings)
+		if err != nil {
+			return r.failOrStop(ctx, StageSubmit, err)
+		}
+		r.log.Info("task created", "vendor_ids", fmt.Sprint(map[string]string(ids)))
+	}
+
+	// wait
+	r.stage(StageWait)
+	st, err := r.wait(ctx, job, settings)
+	if err != nil {
+		return r.failOrStop(ctx, StageWait, err)
+	}
+	if st.State == vendors.Failed {
+		detail := st.Detail
+		if detail == "" {
+			detail = "failed"
+		}
+		return fail(StageWait, vendors.E(vendors.VendorFailed, v.Name(), fmt.Sprintf("the vendor ended the task with status %q", detail)))
+	}
+
+	// finish
+	if f, ok := job.(vendors.Finisher); ok {
+		r.stage(StageFinish)
+		if err := r.retry(ctx, StageFinish, settings, func(ctx context.Context) error { return f.Finish(ctx, r.j, &st) }); err != nil {
+			return r.failOrStop(ctx, StageFinish, err)
+		}
+	}
+	return &Result{Status: "success", VRURL: st.VRURL, Assets: st.Assets}
+}
+
+// vendor picks the vendor from the drop's marker.
+func (r *run) vendor() (vendors.Vendor, error) {
+	var found []string
+	for marker := range r.p.o.Markers {
+		if _, err := os.Lstat(filepath.Join(r.dir, marker)); err == nil {
+			found = append(found, marker)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{Message: "no drop marker (manifest.json for Realsee, recon.yaml for Aholo) at the folder's root"}})
+	case 1:
+	default:
+		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{File: strings.Join(sorted(found), ", "),
+			Message: "ambiguous drop: more than one marker; keep only the one for the vendor you mean"}})
+	}
+	for _, v := range r.p.o.Vendors {
+		if v.Marker() == found[0] {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %s drops need the %s: section in config.yaml: %w", found[0], r.p.o.Markers[found[0]], r.p.o.Markers[found[0]], errConfig)
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for k := i + 1; k < len(out); k++ {
+			if out[k] < out[i] {
+				out[i], out[k] = out[k], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func (p *Pipeline) settings(vendor string) VendorSettings {
+	s := p.o.Settings[vendor]
+	if s.PollInterval <= 0 {
+		s.PollInterval = 5 * time.Second
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 2 * time.Hour
+	}
+	return s
+}
+
+// stage records that the job entered stage.
+func (r *run) stage(stage string) {
+	rec := r.j.Record()
+	if rec.Stage != stage {
+		now := r.p.o.Clock.Now().UTC()
+		if err := r.j.Update(func(rc *Record) { rc.Stage, rc.StageAt = stage, now }); err != nil {
+			r.log.Warn("cannot write journal", "error", err)
+		}
+		r.log.Info("stage", "stage", stage)
+		r.p.event(r.name, stage, "")
+	}
+}
+
+// submit sends the one submit, journalling the attempt first.
+func (r *run) submit(ctx context.Context, job vendors.Job, s VendorSettings) (vendors.IDs, error) {
+	var ids vendors.IDs
+	err := r.retry(ctx, StageSubmit, s, func(ctx context.Context) error {
+		now := r.p.o.Clock.Now().UTC()
+		if err := r.j.Update(func(rc *Record) { rc.Submit, rc.SubmittedAt = "sent", now }); err != nil {
+			return err
+		}
+		got, err := job.Submit(ctx, r.j)
+		if err != nil {
+			if vendors.SafeToRetry(err) {
+				if uerr := r.j.Update(func(rc *Record) { rc.Submit = "refused" }); uerr != nil {
+					return uerr
+				}
+				return err
+			}
+			// The request may have created a task: never retried.
+			if vendors.KindOf(err) == vendors.Transient {
+				return &vendors.Error{Kind: vendors.Unknown, Op: "submit", Err: err}
+			}
+			return err
+		}
+		ids = got
+		return r.j.Update(func(rc *Record) { rc.Submit, rc.IDs = "created", got })
+	})
+	return ids, err
+}
+
+// wait polls the task until it ends or the vendor timeout, counted from
+// the submit, passes.
+func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vendors.Status, error) {
+	rec := r.j.Record()
+	deadline := rec.SubmittedAt.Add(s.Timeout)
+	out := outage{log: r.log, clock: r.p.o.Clock}
+	backoff := r.p.o.MinBackoff
+	last := ""
+	for {
+		st, err := job.Poll(ctx, rec.IDs)
+		if err == nil {
+			out.recovered()
+			backoff = r.p.o.MinBackoff
+			if st.State != vendors.Running {
+				return st, nil
+			}
+			if st.Detail != last {
+				r.log.Info("vendor status", "status", st.Detail)
+				r.p.event(r.name, StageWait, st.Detail)
+				last = st.Detail
+			}
+		} else if ctx.Err() != nil {
+			return st, ctx.Err()
+		} else if !vendors.Retryable(err) {
+			return st, err
+		} else {
+			out.failed(err)
+		}
+		if r.p.o.Clock.Now().After(deadline) {
+			msg := fmt.Sprintf("the vendor did not finish within %s (realsee/aholo timeout in config.yaml); the task may still finish", s.Timeout)
+			if err != nil {
+				msg += "; last error: " + err.Error()
+			}
+			return st, vendors.E(vendors.Timeout, "wait", msg)
+		}
+		delay := s.PollInterval
+		if err != nil {
+			delay = backoff
+			backoff = min(backoff*2, r.p.o.MaxBackoff)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-r.p.o.Clock.After(delay):
+		}
+	}
+}
+
+// retry calls fn until it succeeds, fails for good, or transient errors
+// have gone on longer than the vendor timeout.
+func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func(context.Context) error) error {
+	start := r.p.o.Clock.Now()
+	backoff := r.p.o.MinBackoff
+	out := outage{log: r.log.With("stage", stage), clock: r.p.o.Clock}
+	for {
+		err := fn(ctx)
+		if err == nil {
+			out.recovered()
+			return nil
+		}
+		if ctx.Err() != nil || !vendors.Retryable(err) {
+			return err
+		}
+		if r.p.o.Clock.Now().Sub(start) > s.Timeout {
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
+		}
+		out.failed(err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.p.o.Clock.After(backoff):
+		}
+		backoff = min(backoff*2, r.p.o.MaxBackoff)
+	}
+}
+
+// failOrStop turns a stage error into a failed result, or nil when the
+// daemon is stopping (the job resumes later).
+func (r *run) failOrStop(ctx context.Context, stage string, err error) *Result {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fail(stage, err)
+}
+
+func (r *run) internal(ctx context.Context, stage string, err error) *Result {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fail(stage, err)
+}
+
+// outage logs a run of transient errors once when it starts, then once a
+// minute, then once when it ends — not once per request.
+type outage struct {
+	log      *slog.Logger
+	clock    vendors.Clock
+	since    time.Time
+	lastSaid time.Time
+	count    int
+}
+
+const outageReport = time.Minute
+
+func (o *outage) failed(err error) {
+	now := o.clock.Now()
+	o.count++
+	if o.count == 1 {
+		o.since, o.lastSaid = now, now
+		o.log.Warn("vendor unreachable or failing; retrying with backoff", "error", err)
+		return
+	}
+	if now.Sub(o.lastSaid) >= outageReport {
+		o.lastSaid = now
+		o.log.Warn("still retrying", "for", now.Sub(o.since).Round(time.Second).String(), "attempts", o.count, "error", err)
+	}
+}
+
+func (o *outage) recovered() {
+	if o.count > 0 {
+		o.log.Info("vendor reachable again", "after", o.clock.Now().Sub(o.since).Round(time.Second).String(), "attempts", o.count)
+		o.count = 0
+	}
+}
+
+// progress records upload progress in the journal, at most every few
+// seconds, for status.
+type progress struct {
+	j     *Journal
+	clock vendors.Clock
+	last  time.Time
+	done  int64
+	total int64
+}
+
+func (p *progress) Uploaded(done, total int64) {
+	p.j.mu.Lock()
+	p.done, p.total = done, total
+	due := p.clock.Now().Sub(p.last) >= 2*time.Second
+	if due {
+		p.last = p.clock.Now()
+	}
+	p.j.mu.Unlock()
+	if due {
+		p.flush()
+	}
+}
+
+func (p *progress) flush() {
+	p.j.mu.Lock()
+	d, t := p.done, p.total
+	p.j.mu.Unlock()
+	p.j.Update(func(r *Record) { r.UploadedBytes, r.TotalBytes = d, t })
+}
+
+// Check validates a drop offline with the vendor its marker names. It
+// returns the vendor's name, and the problems as an error.
+func Check(ctx context.Context, dir string, vs []vendors.Vendor) (string, error) {
+	p := New(Options{Vendors: vs, Logger: slog.New(slog.DiscardHandler)})
+	r := &run{p: p, dir: dir}
+	v, err := r.vendor()
+	if err != nil {
+		return "", err
+	}
+	_, err = v.Open(ctx, dir)
+	return v.Name(), err
+}

@@ -1,0 +1,237 @@
+package realsee
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scandrop/scandrop/vendors"
+)
+
+// client talks to the Realsee gateway and keeps its access token fresh.
+type client struct {
+	endpoint  string
+	appKey    string
+	appSecret string
+	http      *http.Client
+	clock     vendors.Clock
+
+	mu       sync.Mutex
+	token    string
+	expireAt time.Time
+}
+
+// tokenMargin is how long before expire_at a token is replaced. Tokens have
+// been seen to die well before their expire_at, so the margin is wide and an
+// expired answer triggers a refresh anyway.
+const tokenMargin = 2 * time.Minute
+
+// accessToken returns a valid token, fetching a new one when none is held,
+// when it is near expire_at, or when force is set.
+func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !force && c.token != "" && c.clock.Now().Add(tokenMargin).Before(c.expireAt) {
+		return c.token, nil
+	}
+	form := url.Values{"app_key": {c.appKey}, "app_secret": {c.appSecret}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/auth/access_token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", vendors.E(vendors.Other, "realsee: access_token", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var tok accessToken
+	env, err := c.do(req, &tok)
+	if err != nil {
+		return "", wrapOp("realsee: access_token", err)
+	}
+	if env.Code != codeOK {
+		kind := vendors.Auth
+		if isExpired(env) { // should not happen for this call; treat as passing weather
+			kind = vendors.Transient
+		}
+		return "", envErr("realsee: access_token", kind, env)
+	}
+	if tok.AccessToken == "" {
+		return "", &vendors.Error{Kind: vendors.Transient, Op: "realsee: access_token", RequestID: env.RequestID, Err: errors.New("answer has no access_token")}
+	}
+	c.token = tok.AccessToken
+	c.expireAt = time.Unix(int64(tok.ExpireAt), 0)
+	if tok.ExpireAt == 0 {
+		c.expireAt = c.clock.Now().Add(10 * time.Minute)
+	}
+	return c.token, nil
+}
+
+// call sends an authorized request to the gateway and decodes data into out.
+// An expired token is refreshed and the call repeated once, which is safe
+// for every endpoint: an expired answer means the call did nothing.
+func (c *client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.accessToken(ctx, attempt > 0)
+		if err != nil {
+			return err
+		}
+		u := c.endpoint + path
+		if len(query) > 0 {
+			u += "?" + query.Encode()
+		}
+		var rd io.Reader
+		if body != nil {
+			b, err := json.Marshal(body)
+			if err != nil {
+				return vendors.E(vendors.Other, op, err)
+			}
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return vendors.E(vendors.Other, op, err)
+		}
+		req.Header.Set("Authorization", tok)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		env, err := c.do(req, out)
+		if err != nil {
+			return wrapOp(op, err)
+		}
+		switch {
+		case env.Code == codeOK:
+			return nil
+		case isExpired(env) && attempt == 0:
+			continue
+		case isExpired(env):
+			return envErr(op, vendors.Transient, env)
+		case isAuthFailure(env):
+			return envErr(op, vendors.Auth, env)
+		default:
+			return envErr(op, vendors.Rejected, env)
+		}
+	}
+}
+
+// do performs req and decodes the envelope; data goes into out when the
+// code is 0. HTTP-level failures are classified here, near the wire.
+func (c *client) do(req *http.Request, out any) (*envelope, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, netErr(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, &vendors.Error{Kind: vendors.Transient, Err: fmt.Errorf("reading answer: %w", err)}
+	}
+	var env envelope
+	jsonErr := json.Unmarshal(raw, &env)
+	if resp.StatusCode != http.StatusOK {
+		e := &vendors.Error{Kind: httpKind(resp.StatusCode), RequestID: env.RequestID,
+			Err: fmt.Errorf("HTTP %s%s", resp.Status, snippet(env.Status, raw, jsonErr))}
+		// 429 and 503 say the request was not taken on.
+		e.SafeToRetry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+		return nil, e
+	}
+	if jsonErr != nil {
+		// A proxy's HTML error page, a truncated answer: weather, not a verdict.
+		return nil, &vendors.Error{Kind: vendors.Transient, Err: fmt.Errorf("answer is not JSON: %s", firstBytes(raw))}
+	}
+	if env.Code == codeOK && out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return nil, &vendors.Error{Kind: vendors.Rejected, RequestID: env.RequestID, Err: fmt.Errorf("decoding data: %w", err)}
+		}
+	}
+	return &env, nil
+}
+
+func isExpired(env *envelope) bool {
+	return env.Code == codeExpired || strings.Contains(strings.ToLower(env.Status), "expired")
+}
+
+func isAuthFailure(env *envelope) bool {
+	s := strings.ToLower(env.Status)
+	return string(env.BusinessCode) == "10001" || strings.Contains(s, "illegal app") ||
+		strings.Contains(s, "用户标识不能为空") || strings.Contains(s, "access_token") ||
+		strings.Contains(s, "permission") || strings.Contains(s, "unauthorized")
+}
+
+// envErr turns a non-zero envelope into an error: an error answer means the
+// gateway handled the request and refused it, so nothing was created.
+func envErr(op string, kind vendors.Kind, env *envelope) error {
+	msg := fmt.Sprintf("code %d: %s", env.Code, env.Status)
+	if env.BusinessCode != "" {
+		msg += fmt.Sprintf(" (business_code %s)", env.BusinessCode)
+	}
+	if kind == vendors.Auth {
+		msg += "; check realsee.app_key/app_secret and that the account has the 全景图生成VR capability"
+	}
+	id := env.RequestID
+	if env.TraceID != "" && env.TraceID != id {
+		id += ", trace " + env.TraceID
+	}
+	return &vendors.Error{Kind: kind, Op: op, RequestID: id, SafeToRetry: true, Err: errors.New(msg)}
+}
+
+func wrapOp(op string, err error) error {
+	var e *vendors.Error
+	if errors.As(err, &e) && e.Op == "" {
+		e.Op = op
+		return e
+	}
+	return err
+}
+
+// netErr classifies a transport error. Every network error is transient;
+// one that happened while dialing also proves the request was never sent.
+func netErr(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &vendors.Error{Kind: vendors.Transient, Err: err}
+	}
+	e := &vendors.Error{Kind: vendors.Transient, Err: err}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		e.SafeToRetry = true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		e.SafeToRetry = true
+	}
+	return e
+}
+
+func httpKind(status int) vendors.Kind {
+	switch {
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+		return vendors.Transient
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return vendors.Auth
+	}
+	return vendors.Rejected
+}
+
+func snippet(status string, raw []byte, jsonErr error) string {
+	if jsonErr == nil && status != "" {
+		return ": " + status
+	}
+	if len(raw) == 0 {
+		return ""
+	}
+	return ": " + firstBytes(raw)
+}
+
+func firstBytes(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}

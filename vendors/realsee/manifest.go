@@ -1,0 +1,396 @@
+package realsee
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/dropfs"
+)
+
+// ManifestName is the drop marker and the archive's configuration file.
+const ManifestName = "manifest.json"
+
+// manifest is manifest.json as the document defines it (version "1.0").
+type manifest struct {
+	Version     string         `json:"version"`
+	FloorMap    map[string]int `json:"floor_map"`
+	ProjectName string         `json:"project_name"`
+	ScanList    []manifestScan `json:"scan_list"`
+}
+
+type manifestScan struct {
+	ID    string `json:"id"`
+	Floor *int   `json:"floor"`
+}
+
+// scanImage is one panorama of a validated drop.
+type scanImage struct {
+	ID       string // scan id
+	File     string // path in the drop, slash-separated (images/<id>.jpg, or a case variant)
+	ZipName  string // images/<id>.jpg
+	Size     int64
+	ModTime  int64 // Unix nanoseconds; with Size, tells whether the file changed
+	Width    int
+	Height   int
+	FileMode fs.FileMode
+}
+
+// drop is a validated Realsee drop.
+type drop struct {
+	dir         string
+	projectName string // as written; {{timestamp}} is replaced at submit
+	manifest    fileRef
+	images      []scanImage
+}
+
+type fileRef struct {
+	Size    int64
+	ModTime int64
+}
+
+// maxManifest bounds manifest.json: a project of thousands of scans fits in
+// far less, and an accidental multi-GiB file must not be read into memory.
+const maxManifest = 8 << 20
+
+// validate checks a drop offline and reports every problem it finds.
+func validate(dir string) (*drop, error) {
+	var ps vendors.Problems
+	fail := func() (*drop, error) { return nil, ps.Err("realsee: validate") }
+
+	f, fi, err := dropfs.Open(dir, ManifestName)
+	if err != nil {
+		ps.Add(ManifestName, "%s", describeOpenErr(err))
+		return fail()
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	f.Close()
+	if err != nil {
+		ps.Add(ManifestName, "cannot read: %v", err)
+		return fail()
+	}
+	if len(data) > maxManifest {
+		ps.Add(ManifestName, "larger than %d MiB; is it really a manifest?", maxManifest>>20)
+		return fail()
+	}
+	m, err := parseManifest(data)
+	if err != nil {
+		ps.Add(ManifestName, "%v", err)
+		return fail()
+	}
+	d := &drop{dir: dir, projectName: m.ProjectName, manifest: fileRef{fi.Size(), fi.ModTime().UnixNano()}}
+
+	if m.Version != "1.0" {
+		if m.Version == "" {
+			ps.Add(ManifestName, `"version" is missing; set it to "1.0"`)
+		} else {
+			ps.Add(ManifestName, `version %q is not supported; set it to "1.0"`, m.Version)
+		}
+	}
+	if len(m.FloorMap) == 0 {
+		ps.Add(ManifestName, `"floor_map" is missing or empty; for one floor write {"0": 0}`)
+	}
+	for k := range m.FloorMap {
+		if _, err := strconv.Atoi(k); err != nil {
+			ps.Add(ManifestName, "floor_map key %q is not a floor number", k)
+		}
+	}
+	if len(m.ScanList) == 0 {
+		ps.Add(ManifestName, `"scan_list" is missing or empty: list every panorama as {"id": "<image name without .jpg>", "floor": 0}`)
+	}
+
+	listing := imageListing(dir)
+	seen := map[string]int{}
+	for i, s := range m.ScanList {
+		where := fmt.Sprintf("scan_list[%d]", i)
+		if s.Floor == nil {
+			ps.Add(ManifestName, `%s (id %q): "floor" is missing`, where, s.ID)
+		} else if _, ok := m.FloorMap[strconv.Itoa(*s.Floor)]; !ok && len(m.FloorMap) > 0 {
+			ps.Add(ManifestName, "%s (id %q): floor %d is not in floor_map; add \"%d\": <floor number> to floor_map", where, s.ID, *s.Floor, *s.Floor)
+		}
+		if err := checkID(s.ID); err != nil {
+			ps.Add(ManifestName, "%s: id %q: %v", where, printable(s.ID), err)
+			continue
+		}
+		if j, dup := seen[s.ID]; dup {
+			ps.Add(ManifestName, "%s: id %q is already used by scan_list[%d]; ids must be unique", where, s.ID, j)
+			continue
+		}
+		seen[s.ID] = i
+
+		want := "images/" + s.ID + ".jpg"
+		file := want
+		if _, err := dropfs.Stat(dir, want); errors.Is(err, fs.ErrNotExist) {
+			if alt, ok := listing[strings.ToLower(s.ID)]; ok {
+				file = alt // images/<id>.JPG or .jpeg: zipped under the name the vendor expects
+			}
+		}
+		img, err := checkPanorama(dir, file)
+		if err != nil {
+			ps.Add(file, "%v", err)
+			continue
+		}
+		img.ID, img.ZipName = s.ID, want
+		d.images = append(d.images, img)
+	}
+	if err := ps.Err("realsee: validate"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// parseManifest decodes strictly: unknown keys are reported, since a typo
+// ("scan_lst") would otherwise turn into a confusing "scan_list is empty".
+func parseManifest(data []byte) (*manifest, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty file; see examples/realsee for a manifest")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, jsonErr(data, err)
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value in the file")
+	}
+	return &m, nil
+}
+
+// jsonErr adds the line and column to a JSON error and rewrites the
+// decoder's wording into something an operator can act on.
+func jsonErr(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := lineCol(data, syn.Offset)
+		return fmt.Errorf("line %d, column %d: invalid JSON: %v", line, col, syn)
+	case errors.As(err, &typ):
+		line, col := lineCol(data, typ.Offset)
+		return fmt.Errorf("line %d, column %d: %q must be %s, not a JSON %s", line, col, typ.Field, typeName(typ.Type.String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("invalid JSON: the file ends too early (truncated?)")
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Errorf("unknown key %s (known: version, floor_map, project_name, scan_list; a scan has id and floor)", field)
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}
+
+func typeName(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "int", strings.HasSuffix(t, "int"):
+		return "a whole number"
+	case strings.HasPrefix(t, "map"):
+		return "an object"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	}
+	return t
+}
+
+func lineCol(data []byte, off int64) (int, int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// checkID reports why a scan id cannot name a file in images/.
+func checkID(id string) error {
+	if id == "" {
+		return errors.New("empty id")
+	}
+	if err := dropfs.CheckName(id); err != nil {
+		return err
+	}
+	if strings.Contains(id, "/") {
+		return errors.New(`"/" not allowed: an id names a file in images/`)
+	}
+	if strings.HasPrefix(id, ".") {
+		return errors.New("an id must not start with '.'")
+	}
+	if len(id)+len(".jpg") > dropfs.MaxNameBytes {
+		return fmt.Errorf("longer than %d bytes", dropfs.MaxNameBytes-len(".jpg"))
+	}
+	return nil
+}
+
+func printable(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// imageListing maps lower-cased ids to their image files in images/ with a
+// .jpg or .jpeg extension in any case, for drops made on case-insensitive
+// systems.
+func imageListing(dir string) map[string]string {
+	out := map[string]string{}
+	fi, err := os.Lstat(filepath.Join(dir, "images"))
+	if err != nil || !fi.IsDir() {
+		return out
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "images"))
+	if err != nil {
+		return out
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		name := e.Name()
+		ext := strings.ToLower(path.Ext(name))
+		if ext == ".jpg" || ext == ".jpeg" {
+			out[strings.ToLower(strings.TrimSuffix(name, path.Ext(name)))] = "images/" + name
+		}
+	}
+	return out
+}
+
+// aspectTolerance allows a pixel or so of rounding in a 2:1 panorama.
+const aspectTolerance = 0.01
+
+// checkPanorama verifies that file is a complete JPEG with the 2:1 aspect
+// of an equirectangular panorama.
+func checkPanorama(dir, file string) (scanImage, error) {
+	f, fi, err := dropfs.Open(dir, file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return scanImage{}, errors.New("missing: every scan id needs images/<id>.jpg")
+		}
+		return scanImage{}, errors.New(describeOpenErr(err))
+	}
+	defer f.Close()
+	img := scanImage{File: file, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), FileMode: fi.Mode()}
+	if fi.Size() == 0 {
+		return img, errors.New("empty file (0 bytes); copy it again")
+	}
+	var head [8]byte
+	n, _ := io.ReadFull(f, head[:])
+	if kind := sniff(head[:n]); kind != "jpeg" {
+		return img, fmt.Errorf("not a JPEG (%s); export it as JPEG", kind)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return img, err
+	}
+	cfg, err := jpeg.DecodeConfig(f)
+	if err != nil {
+		return img, fmt.Errorf("damaged JPEG header: %v", err)
+	}
+	img.Width, img.Height = cfg.Width, cfg.Height
+	if err := checkComplete(f, fi.Size()); err != nil {
+		return img, err
+	}
+	if cfg.Height == 0 || abs(float64(cfg.Width)/float64(cfg.Height)-2) > 2*aspectTolerance {
+		return img, fmt.Errorf("%dx%d is not a 2:1 equirectangular panorama (e.g. 8192x4096); export the full 360° panorama", cfg.Width, cfg.Height)
+	}
+	return img, nil
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+func sniff(b []byte) string {
+	switch {
+	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
+		return "jpeg"
+	case bytes.HasPrefix(b, []byte("\x89PNG")):
+		return "starts with a PNG header"
+	case bytes.HasPrefix(b, []byte("GIF8")):
+		return "starts with a GIF header"
+	case bytes.HasPrefix(b, []byte("RIFF")):
+		return "starts with a RIFF/WebP header"
+	case len(b) >= 8 && string(b[4:8]) == "ftyp":
+		return "starts with an HEIC/MP4 header"
+	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
+		return "starts with a TIFF header"
+	}
+	return "unknown format"
+}
+
+// checkComplete looks for the end-of-image marker of the main image, so a
+// half-copied JPEG is refused here rather than by the vendor an hour later.
+// Most files end with it; files with a trailer (some 360° cameras append
+// metadata) are scanned from the start of the entropy-coded data.
+func checkComplete(f *os.File, size int64) error {
+	var tail [2]byte
+	if _, err := f.ReadAt(tail[:], size-2); err == nil && tail[0] == 0xFF && tail[1] == 0xD9 {
+		return nil
+	}
+	sos, err := findSOS(f)
+	if err != nil {
+		return err
+	}
+	br := io.NewSectionReader(f, sos, size-sos)
+	buf := make([]byte, 64<<10)
+	prevFF := false
+	for {
+		n, err := br.Read(buf)
+		for _, c := range buf[:n] {
+			if prevFF && c == 0xD9 {
+				return nil
+			}
+			prevFF = c == 0xFF
+		}
+		if err == io.EOF {
+			return errors.New("truncated JPEG (no end-of-image marker); the copy is incomplete, copy it again")
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// findSOS walks the JPEG marker segments to the start of scan.
+func findSOS(f *os.File) (int64, error) {
+	off := int64(2)
+	var hdr [4]byte
+	for i := 0; i < 1000; i++ {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return 0, errors.New("truncated JPEG (ends inside its header)")
+		}
+		if hdr[0] != 0xFF {
+			return 0, fmt.Errorf("damaged JPEG: bad marker at byte %d", off)
+		}
+		marker := hdr[1]
+		if marker == 0xFF { // fill byte
+			off++
+			continue
+		}
+		seg := int64(hdr[2])<<8 | int64(hdr[3])
+		if marker == 0xDA {
+			return off + 2 + seg, nil
+		}
+		off += 2 + seg
+	}
+	return 0, errors.New("damaged JPEG: too many header segments")
+}
+
+func describeOpenErr(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing"
+	case errors.Is(err, fs.ErrPermission):
+		return "cannot be read (permission denied); let the scandrop service account read it"
+	}
+	return err.Error()
+}

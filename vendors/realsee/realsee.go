@@ -1,0 +1,381 @@
+// Package realsee speaks the Realsee (如视) open platform's "全景图生成VR"
+// API: a drop of equirectangular panoramas with a manifest.json becomes a
+// zip in the vendor's bucket, a task, and finally a VR link.
+//
+// Regions: mainland https://app-gateway.realsee.cn (the document's base) and
+// global https://app-gateway.realsee.ai; the endpoint is configuration,
+// never a guess.
+package realsee
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/dropfs"
+)
+
+// DefaultEndpoint is the mainland gateway.
+const DefaultEndpoint = "https://app-gateway.realsee.cn"
+
+// Config configures the vendor.
+type Config struct {
+	Endpoint  string // gateway base URL; default DefaultEndpoint
+	AppKey    string
+	AppSecret string
+	// PartSize is the multipart part size; default 16 MiB. The archive's
+	// parts are read straight from the files, so memory does not grow
+	// with it.
+	PartSize int64
+	// UploadConcurrency is how many parts are in flight; default 4.
+	UploadConcurrency int
+	HTTPClient        *http.Client // for the gateway and the store; default http.DefaultClient
+	Clock             vendors.Clock
+	Logger            *slog.Logger
+}
+
+// Vendor is the Realsee vendor. It is safe for concurrent use; jobs share
+// its access token.
+type Vendor struct {
+	cfg    Config
+	client *client
+	// Sent counts archive bytes handed to the store, re-sends included.
+	Sent atomic.Int64
+}
+
+// New returns a Vendor for cfg.
+func New(cfg Config) *Vendor {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	cfg.Endpoint = strings.TrimRight(cfg.Endpoint, "/")
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = 16 << 20
+	}
+	if cfg.UploadConcurrency <= 0 {
+		cfg.UploadConcurrency = 4
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = vendors.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Vendor{cfg: cfg, client: &client{
+		endpoint: cfg.Endpoint, appKey: cfg.AppKey, appSecret: cfg.AppSecret,
+		http: cfg.HTTPClient, clock: cfg.Clock,
+	}}
+}
+
+func (v *Vendor) Name() string   { return "realsee" }
+func (v *Vendor) Marker() string { return ManifestName }
+
+// Open validates the drop in dir.
+func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
+	d, err := validate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &job{v: v, d: d}, nil
+}
+
+// Check validates a drop offline, for `scandrop check`.
+func Check(dir string) error {
+	_, err := validate(dir)
+	return err
+}
+
+type job struct {
+	v *Vendor
+	d *drop
+}
+
+// packageState is the journal record of the package stage: the archive's
+// entries with their CRCs, so neither a restart nor the upload reads a
+// file twice to learn it.
+type packageState struct {
+	Entries []zipEntry `json:"entries"`
+}
+
+const journalPackage = "realsee.package"
+
+// Package computes each file's CRC-32 and records the archive layout.
+func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
+	var ps packageState
+	if ok, err := jr.Load(journalPackage, &ps); err != nil {
+		return err
+	} else if ok && j.matches(ps.Entries) {
+		return nil
+	}
+	files := []struct{ name, file string }{{ManifestName, ManifestName}}
+	for _, img := range j.d.images {
+		files = append(files, struct{ name, file string }{img.ZipName, img.File})
+	}
+	ps.Entries = nil
+	buf := make([]byte, 1<<20)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fh, fi, err := dropfs.Open(j.d.dir, f.file)
+		if err != nil {
+			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
+		}
+		h := crc32.NewIEEE()
+		n, err := io.CopyBuffer(h, fh, buf)
+		fh.Close()
+		if err != nil {
+			return vendors.E(vendors.Other, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
+		}
+		if n != fi.Size() {
+			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: changed while being read; is something still writing to the folder?", f.file))
+		}
+		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, ModTime: fi.ModTime().UnixNano(), CRC32: h.Sum32()})
+	}
+	return jr.Store(journalPackage, ps)
+}
+
+// matches reports whether journalled entries still describe the drop's
+// files (same names, sizes and mtimes).
+func (j *job) matches(es []zipEntry) bool {
+	if len(es) != len(j.d.images)+1 {
+		return false
+	}
+	if es[0].File != ManifestName || es[0].Size != j.d.manifest.Size || es[0].ModTime != j.d.manifest.ModTime {
+		return false
+	}
+	for i, img := range j.d.images {
+		e := es[i+1]
+		if e.File != img.File || e.Name != img.ZipName || e.Size != img.Size || e.ModTime != img.ModTime {
+			return false
+		}
+	}
+	return true
+}
+
+func (j *job) layout(jr vendors.Journal) (*zipLayout, string, error) {
+	var ps packageState
+	ok, err := jr.Load(journalPackage, &ps)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok || !j.matches(ps.Entries) {
+		return nil, "", vendors.E(vendors.Other, "realsee: upload", "the drop changed since it was packaged")
+	}
+	for i := range ps.Entries {
+		ps.Entries[i].time = time.Unix(0, ps.Entries[i].ModTime)
+	}
+	h := sha256.New()
+	json.NewEncoder(h).Encode(ps.Entries)
+	return layoutZip(ps.Entries, false), hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// Upload streams the archive into the vendor's bucket.
+func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress) error {
+	layout, fingerprint, err := j.layout(jr)
+	if err != nil {
+		return err
+	}
+	var st uploadState
+	if _, err := jr.Load(journalUpload, &st); err != nil {
+		return err
+	}
+	if st.Done && st.Layout == fingerprint {
+		if p != nil {
+			p.Uploaded(st.Size, st.Size)
+		}
+		return nil
+	}
+	if st.Layout != fingerprint {
+		st = uploadState{}
+	}
+
+	// The first file token fixes where the zip goes; later ones only renew
+	// the credentials for that place.
+	first, err := j.v.fileToken(ctx)
+	if err != nil {
+		return err
+	}
+	if st.UploadID == "" {
+		where, err := storageOf(first)
+		if err != nil {
+			return vendors.E(vendors.Rejected, "realsee: file token", err)
+		}
+		st = uploadState{Storage: where, Key: where.Prefix + zipName(j.d.dir), Layout: fingerprint,
+			PartSize: j.v.cfg.PartSize, Size: layout.total}
+	}
+	used := false
+	src := &credentialSource{clock: j.v.cfg.Clock, fetch: func(ctx context.Context) (*fileToken, error) {
+		if !used {
+			used = true
+			return first, nil
+		}
+		return j.v.fileToken(ctx)
+	}}
+	creds := aws.NewCredentialsCache(src)
+	arch := &archive{layout: layout, open: func(name string) (*os.File, error) {
+		f, _, err := dropfs.Open(j.d.dir, name)
+		return f, err
+	}}
+	defer arch.Close()
+	m := &multipart{
+		s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
+		concurrency: j.v.cfg.UploadConcurrency, progress: p, sent: &j.v.Sent,
+	}
+	return m.run(ctx)
+}
+
+func (v *Vendor) fileToken(ctx context.Context) (*fileToken, error) {
+	var t fileToken
+	if err := v.client.call(ctx, "realsee: file token", http.MethodGet, "/open/v1/pano/file/token", nil, nil, &t); err != nil {
+		return nil, err
+	}
+	if t.TmpSecretID == "" || t.TmpSecretKey == "" {
+		return nil, vendors.E(vendors.Transient, "realsee: file token", "answer has no credentials")
+	}
+	return &t, nil
+}
+
+var unsafeKeyChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// zipName names the object after the folder, in characters every store
+// and URL accepts.
+func zipName(dir string) string {
+	base := strings.Trim(unsafeKeyChars.ReplaceAllString(filepath.Base(dir), "-"), "-.")
+	if base == "" {
+		base = "project"
+	}
+	if len(base) > 80 {
+		base = base[:80]
+	}
+	return base + ".zip"
+}
+
+// Submit creates the VR task for the uploaded archive. Not idempotent.
+func (j *job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, error) {
+	const op = "realsee: submit"
+	var st uploadState
+	if ok, err := jr.Load(journalUpload, &st); err != nil {
+		return nil, err
+	} else if !ok || !st.Done {
+		return nil, vendors.E(vendors.Other, op, "the archive is not uploaded")
+	}
+	req := submitRequest{ProjectName: j.projectName()}
+	if st.Storage.DownloadHost == "" {
+		req.PrivateCosKey = st.Key
+	} else {
+		u, err := j.v.downloadURL(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		req.ZipCosURL = u
+	}
+	var out submitResponse
+	err := j.v.client.call(ctx, op, http.MethodPost, "/open/v1/pano/task/submit", nil, req, &out)
+	if err != nil {
+		var e *vendors.Error
+		if errors.As(err, &e) && e.Kind == vendors.Transient && !e.SafeToRetry {
+			// The request may have reached the gateway and created a project.
+			e.Kind = vendors.Unknown
+		}
+		return nil, err
+	}
+	if out.TaskCode == "" {
+		return nil, vendors.E(vendors.Unknown, op, "answer has no task_code")
+	}
+	ids := vendors.IDs{"task_code": string(out.TaskCode)}
+	if out.ProjectID != "" {
+		ids["project_id"] = string(out.ProjectID)
+	}
+	return ids, nil
+}
+
+// projectName is the manifest's project_name with {{timestamp}} replaced
+// (as the gateway itself would), or the folder's name when it has none.
+func (j *job) projectName() string {
+	name := strings.TrimSpace(j.d.projectName)
+	if name == "" {
+		name = filepath.Base(j.d.dir)
+	}
+	return strings.ReplaceAll(name, "{{timestamp}}", strconv.FormatInt(j.v.cfg.Clock.Now().Unix(), 10))
+}
+
+// downloadURL is the zip's address when the bucket is public
+// (download_host set): a plain URL, or a presigned one for "presign".
+func (v *Vendor) downloadURL(ctx context.Context, st uploadState) (string, error) {
+	host := st.Storage.DownloadHost
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	host = strings.TrimRight(host, "/")
+	if st.Storage.DownloadType != "presign" {
+		return host + "/" + escapeKey(st.Key), nil
+	}
+	t, err := v.fileToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	dl := st.Storage
+	dl.Endpoint, dl.PathStyle = host, false
+	creds := aws.NewCredentialsCache(&credentialSource{clock: v.cfg.Clock, fetch: func(context.Context) (*fileToken, error) { return t, nil }})
+	ps := s3.NewPresignClient(newS3(dl, creds, v.cfg.HTTPClient), s3.WithPresignExpires(time.Hour))
+	req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &st.Storage.Bucket, Key: &st.Key})
+	if err != nil {
+		return "", vendors.E(vendors.Other, "realsee: presign", err)
+	}
+	return req.URL, nil
+}
+
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// Poll asks for the task's status once.
+func (j *job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error) {
+	code := ids["task_code"]
+	if code == "" {
+		return vendors.Status{}, vendors.E(vendors.Other, "realsee: status", "no task_code")
+	}
+	var ts taskStatus
+	err := j.v.client.call(ctx, "realsee: status", http.MethodGet, "/open/v1/pano/task/status",
+		url.Values{"task_code": {code}}, nil, &ts)
+	if err != nil {
+		return vendors.Status{}, err
+	}
+	switch strings.ToLower(ts.Status) {
+	case "success":
+		if ts.VRURL == "" {
+			return vendors.Status{State: vendors.Running, Detail: "success without vr_url yet"}, nil
+		}
+		return vendors.Status{State: vendors.Succeeded, Detail: ts.Status, VRURL: ts.VRURL}, nil
+	case "failed", "fail", "failure", "error":
+		return vendors.Status{State: vendors.Failed, Detail: ts.Status}, nil
+	}
+	return vendors.Status{State: vendors.Running, Detail: ts.Status}, nil
+}

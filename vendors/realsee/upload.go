@@ -1,0 +1,481 @@
+package realsee
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+
+	"github.com/scandrop/scandrop/vendors"
+)
+
+// storage is where a file token says to put the zip: an S3 (or COS, which
+// speaks S3 for PUT and multipart) bucket reached with temporary
+// credentials.
+type storage struct {
+	Endpoint  string `json:"endpoint"` // scheme://host[:port]
+	PathStyle bool   `json:"path_style"`
+	Bucket    string `json:"bucket"`
+	Region    string `json:"region"`
+	Prefix    string `json:"prefix"`
+	// DownloadHost and DownloadType decide how submit names the zip.
+	DownloadHost string `json:"download_host,omitempty"`
+	DownloadType string `json:"download_type,omitempty"`
+}
+
+// storageOf reads the addressing rules out of a file token. The document's
+// example builds the endpoint from custom_scheme://custom_domain and lets
+// the SDK add the bucket, but the real custom_domain already starts with the
+// bucket; IP and localhost hosts (private clouds, tests) need path-style.
+func storageOf(t *fileToken) (storage, error) {
+	st := storage{Bucket: t.Bucket, Region: t.Region, Prefix: t.Prefix,
+		DownloadHost: t.DownloadHost, DownloadType: t.DownloadType}
+	if st.Region == "" {
+		st.Region = "us-east-1"
+	}
+	if st.Bucket == "" {
+		return st, errors.New("file token names no bucket")
+	}
+	scheme := strings.TrimSuffix(strings.ToLower(t.CustomScheme), "://")
+	host := strings.TrimSpace(t.CustomDomain)
+	if host == "" {
+		host = strings.TrimSpace(t.Host)
+	}
+	if i := strings.Index(host, "://"); i >= 0 {
+		if scheme == "" {
+			scheme = strings.ToLower(host[:i])
+		}
+		host = host[i+3:]
+	}
+	host = strings.TrimRight(host, "/")
+	if host == "" {
+		return st, errors.New("file token names no upload host (custom_domain, host)")
+	}
+	if scheme == "" {
+		scheme = "https"
+	}
+	if scheme != "http" && scheme != "https" {
+		return st, fmt.Errorf("file token has an unknown scheme %q", scheme)
+	}
+	bare := strings.TrimPrefix(host, st.Bucket+".")
+	if isLocalHost(bare) {
+		st.Endpoint, st.PathStyle = scheme+"://"+bare, true
+		return st, nil
+	}
+	// Virtual-hosted: the bucket leads the host name, exactly once.
+	st.Endpoint = scheme + "://" + st.Bucket + "." + bare
+	return st, nil
+}
+
+func isLocalHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	return net.ParseIP(h) != nil || h == "localhost" || strings.HasSuffix(h, ".localhost")
+}
+
+// fixedEndpoint resolves every S3 call to the storage's endpoint, as the
+// vendor gave it, instead of the SDK's own rules for AWS hosts.
+type fixedEndpoint struct{ st storage }
+
+func (r fixedEndpoint) ResolveEndpoint(ctx context.Context, p s3.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	u, err := url.Parse(r.st.Endpoint)
+	if err != nil {
+		return smithyendpoints.Endpoint{}, err
+	}
+	if r.st.PathStyle {
+		u.Path = "/" + r.st.Bucket
+	}
+	return smithyendpoints.Endpoint{URI: *u}, nil
+}
+
+// credentialSource fetches temporary credentials from the gateway. It is
+// an aws.CredentialsProvider: the SDK's cache calls it again when the last
+// ones near their end, so a long upload survives the 1-hour credentials.
+type credentialSource struct {
+	fetch func(ctx context.Context) (*fileToken, error)
+	clock vendors.Clock
+}
+
+func (c *credentialSource) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	t, err := c.fetch(ctx)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	ttl := time.Duration(t.TTL) * time.Second
+	if ttl <= 0 {
+		ttl = time.Duration(t.Expire) * time.Second
+	}
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	// Renew well before the end: a part in flight must not outlive them.
+	margin := ttl / 5
+	if margin > 10*time.Minute {
+		margin = 10 * time.Minute
+	}
+	return aws.Credentials{
+		AccessKeyID: t.TmpSecretID, SecretAccessKey: t.TmpSecretKey, SessionToken: t.SessionToken,
+		Source: "realsee file token", CanExpire: true, Expires: c.clock.Now().Add(ttl - margin),
+	}, nil
+}
+
+// newS3 builds a client for st. Request checksums are sent only where the
+// API requires them: since early 2025 the SDK otherwise streams aws-chunked
+// CRC32 trailers, which COS and many S3-compatible stores refuse.
+func newS3(st storage, creds *aws.CredentialsCache, hc *http.Client) *s3.Client {
+	return s3.New(s3.Options{
+		Region:                     st.Region,
+		Credentials:                creds,
+		HTTPClient:                 hc,
+		EndpointResolverV2:         fixedEndpoint{st},
+		UsePathStyle:               st.PathStyle,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 5
+			o.MaxBackoff = 10 * time.Second
+		}),
+	})
+}
+
+// uploadState is the journal record of the multipart upload.
+type uploadState struct {
+	Storage  storage        `json:"storage"`
+	Key      string         `json:"key"`
+	UploadID string         `json:"upload_id"`
+	Layout   string         `json:"layout"` // fingerprint of the archive: parts of another layout are useless
+	PartSize int64          `json:"part_size"`
+	Size     int64          `json:"size"`
+	Parts    map[int]string `json:"parts"` // part number → ETag, as the store answered
+	Done     bool           `json:"done"`
+}
+
+const journalUpload = "realsee.upload"
+
+// multipart sends the archive as a multipart upload, parts in parallel,
+// resuming from the journal.
+type multipart struct {
+	s3          *s3.Client
+	creds       *aws.CredentialsCache
+	st          *uploadState
+	j           vendors.Journal
+	arch        *archive
+	concurrency int
+	progress    vendors.Progress
+	sent        *atomic.Int64 // body bytes handed to the store, re-sends included
+
+	mu   sync.Mutex // guards st.Parts and journal writes
+	done atomic.Int64
+}
+
+func (m *multipart) parts() int {
+	return int((m.st.Size + m.st.PartSize - 1) / m.st.PartSize)
+}
+
+func (m *multipart) run(ctx context.Context) error {
+	op := "realsee: upload"
+	if m.st.UploadID != "" {
+		if err := m.reconcile(ctx); err != nil {
+			return err
+		}
+	}
+	if m.st.UploadID == "" {
+		out, err := m.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+			Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, ContentType: aws.String("application/zip"),
+		})
+		if err != nil {
+			return s3Err(op+": start multipart upload", err)
+		}
+		m.st.UploadID = aws.ToString(out.UploadId)
+		m.st.Parts = map[int]string{}
+		if err := m.j.Store(journalUpload, m.st); err != nil {
+			return err
+		}
+	}
+
+	total := m.parts()
+	for n := range m.st.Parts {
+		m.done.Add(m.partLen(n))
+	}
+	m.report()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	todo := make(chan int)
+	errs := make(chan error, m.concurrency)
+	var wg sync.WaitGroup
+	for w := 0; w < m.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range todo {
+				if err := m.uploadPart(ctx, n); err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for n := 1; n <= total; n++ {
+		m.mu.Lock()
+		_, have := m.st.Parts[n]
+		m.mu.Unlock()
+		if have {
+			continue
+		}
+		select {
+		case todo <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(todo)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return vendors.E(vendors.Transient, op, err)
+	}
+
+	var done []types.CompletedPart
+	for n := 1; n <= total; n++ {
+		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(n)), ETag: aws.String(m.st.Parts[n])})
+	}
+	_, err := m.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, UploadId: &m.st.UploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		return s3Err(op+": complete multipart upload", err)
+	}
+	m.st.Done = true
+	return m.j.Store(journalUpload, m.st)
+}
+
+// reconcile checks a journalled upload against the store after a restart:
+// parts the store holds with the right size are kept; an upload the store
+// no longer knows is either already complete (the object is there with the
+// right size) or started again.
+func (m *multipart) reconcile(ctx context.Context) error {
+	held := map[int]string{}
+	var marker *string
+	for {
+		out, err := m.s3.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, UploadId: &m.st.UploadID, PartNumberMarker: marker,
+		})
+		if err != nil {
+			var nsu *types.NoSuchUpload
+			if errors.As(err, &nsu) || apiCode(err) == "NoSuchUpload" {
+				head, herr := m.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &m.st.Storage.Bucket, Key: &m.st.Key})
+				if herr == nil && aws.ToInt64(head.ContentLength) == m.st.Size {
+					m.st.Done = true
+					return m.j.Store(journalUpload, m.st)
+				}
+				m.st.UploadID, m.st.Parts = "", nil
+				return nil
+			}
+			return s3Err("realsee: upload: list parts", err)
+		}
+		for _, p := range out.Parts {
+			n := int(aws.ToInt32(p.PartNumber))
+			if n >= 1 && n <= m.parts() && aws.ToInt64(p.Size) == m.partLen(n) {
+				held[n] = aws.ToString(p.ETag)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || out.NextPartNumberMarker == nil {
+			break
+		}
+		marker = out.NextPartNumberMarker
+	}
+	m.mu.Lock()
+	m.st.Parts = held
+	m.mu.Unlock()
+	return m.j.Store(journalUpload, m.st)
+}
+
+func (m *multipart) partLen(n int) int64 {
+	off := int64(n-1) * m.st.PartSize
+	if rest := m.st.Size - off; rest < m.st.PartSize {
+		return rest
+	}
+	return m.st.PartSize
+}
+
+// uploadPart sends one part straight from the drop's files. The body is
+// seekable so the SDK can sign it and retry it without a buffer; its MD5,
+// computed on the way, is checked against the ETag the store answers.
+func (m *multipart) uploadPart(ctx context.Context, n int) error {
+	size := m.partLen(n)
+	for attempt := 0; ; attempt++ {
+		body := &hashingSection{sr: io.NewSectionReader(m.arch, int64(n-1)*m.st.PartSize, size), sent: m.sent}
+		body.reset()
+		out, err := m.s3.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, UploadId: &m.st.UploadID,
+			PartNumber: aws.Int32(int32(n)), Body: body, ContentLength: aws.Int64(size),
+		})
+		if err != nil {
+			// Credentials that expired under a long upload: fetch new ones and
+			// send the part again; the part itself was fine.
+			if isCredentialError(err) && attempt < 2 {
+				m.creds.Invalidate()
+				continue
+			}
+			return s3Err(fmt.Sprintf("realsee: upload part %d", n), err)
+		}
+		etag := aws.ToString(out.ETag)
+		if sum := body.sum(); sum != "" && isMD5ETag(etag) && strings.Trim(etag, `"`) != sum {
+			if attempt < 2 {
+				continue
+			}
+			return vendors.E(vendors.Transient, fmt.Sprintf("realsee: upload part %d", n), "the store received different bytes than were sent (ETag mismatch)")
+		}
+		m.mu.Lock()
+		m.st.Parts[n] = etag
+		err = m.j.Store(journalUpload, m.st)
+		m.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		m.done.Add(size)
+		m.report()
+		return nil
+	}
+}
+
+func (m *multipart) report() {
+	if m.progress != nil {
+		m.progress.Uploaded(m.done.Load(), m.st.Size)
+	}
+}
+
+// hashingSection is a part body: a seekable section of the archive that
+// hashes what is read in one pass from its start.
+type hashingSection struct {
+	sr   *io.SectionReader
+	h    hashState
+	sent *atomic.Int64
+}
+
+type hashState struct {
+	md5   interface{ Sum([]byte) []byte }
+	write func([]byte)
+	n     int64
+	whole bool
+}
+
+func (b *hashingSection) reset() {
+	h := md5.New()
+	b.h = hashState{md5: h, write: func(p []byte) { h.Write(p) }}
+}
+
+func (b *hashingSection) Read(p []byte) (int, error) {
+	pos, _ := b.sr.Seek(0, io.SeekCurrent)
+	n, err := b.sr.Read(p)
+	if pos == b.h.n { // reading on from where the hash is: extend it
+		b.h.write(p[:n])
+		b.h.n += int64(n)
+		if b.h.n == b.sr.Size() {
+			b.h.whole = true
+		}
+	}
+	if b.sent != nil {
+		b.sent.Add(int64(n))
+	}
+	return n, err
+}
+
+func (b *hashingSection) Seek(off int64, whence int) (int64, error) {
+	return b.sr.Seek(off, whence)
+}
+
+// sum is the MD5 of the whole section, or "" if it was not read in one pass.
+func (b *hashingSection) sum() string {
+	if !b.h.whole {
+		return ""
+	}
+	return hex.EncodeToString(b.h.md5.Sum(nil))
+}
+
+func isMD5ETag(etag string) bool {
+	e := strings.Trim(etag, `"`)
+	if len(e) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(e)
+	return err == nil
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isCredentialError(err error) bool {
+	switch apiCode(err) {
+	case "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "InvalidAccessKeyId", "RequestTimeTooSkewed":
+		return true
+	}
+	return false
+}
+
+// s3Err classifies a storage error. Everything but a clear refusal of the
+// request itself is weather: the upload resumes on the next try.
+func s3Err(op string, err error) error {
+	var e *vendors.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	kind := vendors.Transient
+	switch apiCode(err) {
+	case "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled", "AccountProblem":
+		kind = vendors.Auth
+	case "NoSuchBucket", "InvalidBucketName", "EntityTooLarge", "InvalidArgument", "MalformedXML", "NotImplemented":
+		kind = vendors.Rejected
+	}
+	if isCredentialError(err) {
+		kind = vendors.Transient
+	}
+	var re interface{ ServiceRequestID() string }
+	id := ""
+	if errors.As(err, &re) {
+		id = re.ServiceRequestID()
+	}
+	return &vendors.Error{Kind: kind, Op: op, RequestID: id, Err: err}
+}
+
+// keys sorted, for a stable journal
+func sortedParts(p map[int]string) []int {
+	ns := make([]int, 0, len(p))
+	for n := range p {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	return ns
+}
