@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs"
@@ -156,6 +157,9 @@ func parseManifest(data []byte) (*manifest, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty file; see examples/realsee for a manifest")
 	}
+	if !utf8.Valid(data) {
+		return nil, errors.New("not valid UTF-8 text; save the manifest as UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m manifest
@@ -289,6 +293,9 @@ func checkPanorama(dir, file string) (scanImage, error) {
 		return img, err
 	}
 	cfg, err := jpeg.DecodeConfig(f)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return img, errors.New("truncated JPEG (ends inside its header); the copy is incomplete, copy it again")
+	}
 	if err != nil {
 		return img, fmt.Errorf("damaged JPEG header: %v", err)
 	}

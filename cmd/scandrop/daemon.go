@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/realsee"
+	"github.com/scandrop/scandrop/watcher"
+)
+
+// loadConfig finds and loads the configuration named by --config.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		p, err := config.Find()
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		path = p
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return cfg, nil
+}
+
+// world is what the daemon talks to; the demo swaps in its fakes.
+type world struct {
+	httpClient *http.Client
+	clock      vendors.Clock
+}
+
+// buildVendors makes the configured vendors.
+func buildVendors(cfg *config.Config, w world, log *slog.Logger) ([]vendors.Vendor, map[string]pipeline.VendorSettings) {
+	var vs []vendors.Vendor
+	settings := map[string]pipeline.VendorSettings{}
+	if r := cfg.Realsee; r != nil {
+		vs = append(vs, realsee.New(realsee.Config{
+			Endpoint: r.Endpoint, AppKey: r.AppKey, AppSecret: r.AppSecret.Reveal(),
+			PartSize: int64(r.PartSize), UploadConcurrency: r.UploadConcurrency,
+			HTTPClient: w.httpClient, Clock: w.clock, Logger: log,
+		}))
+		settings["realsee"] = pipeline.VendorSettings{PollInterval: time.Duration(r.PollInterval), Timeout: time.Duration(r.Timeout)}
+	}
+	if a := cfg.Aholo; a != nil {
+		if v := newAholo(a, w, log); v != nil {
+			vs = append(vs, v)
+			settings["aholo"] = pipeline.VendorSettings{PollInterval: time.Duration(a.PollInterval), Timeout: time.Duration(a.Timeout)}
+		}
+	}
+	return vs, settings
+}
+
+// knownMarkers maps every drop marker scandrop knows to its vendor, so a
+// drop for an unconfigured vendor fails with a clear configuration error.
+var knownMarkers = map[string]string{"manifest.json": "realsee", "recon.yaml": "aholo"}
+
+func newPipeline(cfg *config.Config, w world, log *slog.Logger, events func(folder, stage, detail string)) *pipeline.Pipeline {
+	vs, settings := buildVendors(cfg, w, log)
+	markers := map[string]string{}
+	for k, v := range knownMarkers {
+		markers[k] = v
+	}
+	return pipeline.New(pipeline.Options{
+		Vendors: vs, Settings: settings, Markers: markers, Clock: w.clock, Logger: log, Events: events,
+	})
+}
+
+func markerNames() []string {
+	var out []string
+	for k := range knownMarkers {
+		out = append(out, k)
+	}
+	return out
+}
+
+// daemon is `scandrop run`: watchers feeding the pipeline, and the resume
+// of jobs left in processing/.
+type daemon struct {
+	cfg  *config.Config
+	pipe *pipeline.Pipeline
+	log  *slog.Logger
+	// orphanScan is how often processing/ is searched for jobs no live
+	// daemon owns.
+	orphanScan time.Duration
+
+	mu      sync.Mutex
+	running map[string]bool
+	wg      sync.WaitGroup
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	slots := watcher.NewSlots(d.cfg.MaxJobs)
+	d.running = map[string]bool{}
+	if d.orphanScan == 0 {
+		d.orphanScan = time.Minute
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(d.cfg.Watches))
+	for _, wc := range d.cfg.Watches {
+		w, err := watcher.New(watcher.Options{
+			Dir: wc.Dir, Mode: watcher.Mode(wc.Mode), PollInterval: time.Duration(wc.PollInterval),
+			Settle: time.Duration(wc.Settle), Markers: markerNames(), Logger: d.log.With("watch", wc.Dir),
+		})
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx, slots, func(path string) { d.handle(ctx, path, true) }); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- err
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			d.resumeLoop(ctx, wc.Dir, slots)
+		}()
+	}
+	d.log.Info("scandrop running", "watches", len(d.cfg.Watches), "max_jobs", d.cfg.MaxJobs, "version", versionString())
+	wg.Wait()
+	d.wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	d.log.Info("scandrop stopped")
+	return ctx.Err()
+}
+
+// resumeLoop resumes, at start and then every orphanScan, the jobs in
+// processing/ that no live daemon runs.
+func (d *daemon) resumeLoop(ctx context.Context, root string, slots watcher.Slots) {
+	said := false
+	for {
+		orphans, err := d.pipe.Orphans(root)
+		if err != nil && !said {
+			d.log.Debug("cannot list processing/ yet", "watch", root, "error", err)
+			said = true
+		}
+		for _, dir := range orphans {
+			d.mu.Lock()
+			busy := d.running[dir]
+			d.mu.Unlock()
+			if busy || !slots.TryAcquire() {
+				continue
+			}
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				defer slots.Release()
+				d.handle(ctx, dir, false)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d.orphanScan):
+		}
+	}
+}
+
+func (d *daemon) handle(ctx context.Context, dir string, fresh bool) {
+	d.mu.Lock()
+	if d.running[dir] {
+		d.mu.Unlock()
+		return
+	}
+	d.running[dir] = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, dir)
+		d.mu.Unlock()
+	}()
+	_, _, err := d.pipe.Handle(ctx, dir, fresh)
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+	case errors.Is(err, pipeline.ErrOwned):
+		d.log.Debug("job owned by another scandrop", "folder", filepath.Base(dir))
+	default:
+		d.log.Error("job could not be finished; it stays in processing/ and is retried", "folder", filepath.Base(dir), "error", err)
+	}
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("run", &cf)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{"run takes no arguments"}
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	log, err := loggerFor(cfg, cf, stderr)
+	if err != nil {
+		return err
+	}
+	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
+	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, nil), log: log}
+	return d.run(ctx)
+}
+
+func loggerFor(cfg *config.Config, cf commonFlags, w io.Writer) (*slog.Logger, error) {
+	format, level := cf.logFormat, cf.logLevel
+	if cfg != nil {
+		if format == "" {
+			format = cfg.Log.Format
+		}
+		if level == "" {
+			level = cfg.Log.Level
+		}
+	}
+	return newLogger(w, format, level)
+}
+
+func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("process", &cf)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: scandrop process [--config FILE] FOLDER"}
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	log, err := loggerFor(cfg, cf, stderr)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(pos[0])
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError{fmt.Sprintf("%s: not a folder", pos[0])}
+	}
+	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
+	p := newPipeline(cfg, w, log, nil)
+	res, err := p.Process(ctx, dir, true)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Fprintf(stdout, "%s\n", b)
+	if !res.Success() {
+		return errJobFailed
+	}
+	return nil
+}
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("check", &cf)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: scandrop check FOLDER"}
+	}
+	dir := pos[0]
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError{fmt.Sprintf("%s: not a folder", dir)}
+	}
+	// Validation is offline: vendors with no credentials do.
+	vs := []vendors.Vendor{realsee.New(realsee.Config{})}
+	if a := newAholo(&config.Aholo{}, world{}, slog.New(slog.DiscardHandler)); a != nil {
+		vs = append(vs, a)
+	}
+	name, err := pipeline.Check(ctx, dir, vs)
+	if err == nil {
+		fmt.Fprintf(stdout, "%s: a valid %s drop\n", dir, name)
+		return nil
+	}
+	var ps vendors.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(stdout, p.String())
+		}
+		fmt.Fprintf(stdout, "%s: %d problem(s); nothing was changed\n", dir, len(ps))
+		return errJobFailed
+	}
+	fmt.Fprintln(stdout, err)
+	return errJobFailed
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/scandrop/scandrop/examples"
+	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
+)
+
+// cmdDemo is the offline sandbox: the vendor emulators and an S3 store run
+// in this process, the bundled examples are dropped into a fresh watch
+// folder, and the real daemon — watcher, pipeline, vendor clients — carries
+// them to done/.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("demo", &cf)
+	dirFlag := fs.String("dir", "", "watch folder to use (default: a new temporary folder)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{"demo takes no arguments"}
+	}
+	start := time.Now()
+	root := *dirFlag
+	if root == "" {
+		if root, err = os.MkdirTemp("", "scandrop-demo-"); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	level := cf.logLevel
+	if level == "" {
+		level = "warn" // the demo prints its own story; warnings still show
+	}
+	log, err := newLogger(stderr, cf.logFormat, level)
+	if err != nil {
+		return err
+	}
+
+	gw := realseetest.NewServer(realseetest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", ProcessingPolls: 2})
+	defer gw.Close()
+
+	cfg := config.Default()
+	cfg.Watches = []config.Watch{{Dir: root, Mode: config.ModeAuto,
+		PollInterval: config.Duration(500 * time.Millisecond), Settle: config.Duration(time.Second)}}
+	cfg.Realsee = &config.Realsee{Endpoint: gw.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret",
+		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute),
+		PartSize: 5 << 20, UploadConcurrency: 4}
+	cfg.SetDefaults()
+
+	fmt.Fprintf(stdout, "scandrop demo — offline: a fake Realsee gateway and an S3 store run in this process\n")
+	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)
+	var mu sync.Mutex
+	events := func(folder, stage, detail string) {
+		mu.Lock()
+		defer mu.Unlock()
+		line := fmt.Sprintf("%6.1fs  %-24s %s", time.Since(start).Seconds(), folder, stage)
+		if detail != "" {
+			line += " (" + detail + ")"
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	w := world{httpClient: &http.Client{Timeout: time.Minute}, clock: vendors.SystemClock{}}
+	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, events), log: log}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- d.run(runCtx) }()
+
+	drops, err := dropExamples(root)
+	if err != nil {
+		return err
+	}
+	for _, name := range drops {
+		events(name, "dropped into inbox/", "")
+	}
+
+	deadline := time.After(90 * time.Second)
+	results := map[string]string{}
+	for len(results) < len(drops) {
+		for _, name := range drops {
+			for _, sub := range []string{pipeline.Done, pipeline.Failed} {
+				p := filepath.Join(root, sub, name, pipeline.ResultFile)
+				if _, err := os.Stat(p); err == nil {
+					results[name] = p
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-ran:
+			return fmt.Errorf("the daemon stopped: %v", err)
+		case <-deadline:
+			return errors.New("demo: the drops did not finish within 90s")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stop()
+	<-ran
+
+	fmt.Fprintln(stdout)
+	failed := false
+	for _, name := range drops {
+		b, err := os.ReadFile(results[name])
+		if err != nil {
+			return err
+		}
+		var r pipeline.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		switch {
+		case r.Success() && r.VRURL != "":
+			fmt.Fprintf(stdout, "%s: VR link %s\n", name, r.VRURL)
+		case r.Success():
+			fmt.Fprintf(stdout, "%s: 3D assets\n", name)
+			for _, k := range sortedKeys(r.Assets) {
+				fmt.Fprintf(stdout, "    %-4s %s\n", k, r.Assets[k])
+			}
+		default:
+			failed = true
+			fmt.Fprintf(stdout, "%s: FAILED at %s: %s\n", name, r.Error.Stage, r.Error.Message)
+		}
+		fmt.Fprintf(stdout, "    result: %s\n", results[name])
+	}
+	fmt.Fprintf(stdout, "\ndone in %.1fs\n", time.Since(start).Seconds())
+	if failed {
+		return errJobFailed
+	}
+	return nil
+}
+
+// dropExamples copies every bundled example into the inbox the way a
+// careful copier does: into a hidden folder first, renamed into place once
+// complete.
+func dropExamples(root string) ([]string, error) {
+	inbox := filepath.Join(root, pipeline.Inbox)
+	if err := os.MkdirAll(inbox, 0o755); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, vendor := range []string{"realsee", "aholo"} {
+		ents, err := fs.ReadDir(examples.FS, vendor)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			tmp := filepath.Join(inbox, ".copying-"+e.Name())
+			if err := copyEmbedded(path.Join(vendor, e.Name()), tmp); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(tmp, filepath.Join(inbox, e.Name())); err != nil {
+				return nil, err
+			}
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+func copyEmbedded(src, dst string) error {
+	return fs.WalkDir(examples.FS, src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := p[len(src):]
+		target := filepath.Join(dst, filepath.FromSlash(rel))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := examples.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return ks
+}

@@ -1,0 +1,166 @@
+// Command scandrop watches inbox folders for project drops — panoramas for a
+// Realsee VR tour, photos or video for an Aholo 3D reconstruction — and
+// carries each one through its vendor's API to a result.json.
+//
+// See README.md for the commands; this file only parses flags and wires
+// the packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes, as the contract states them.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the job failed (process) or the drop is invalid (check)
+	exitUsage   = 2 // usage or configuration error
+	usageHeader = `scandrop — carries project drops from watch folders to Realsee and Aholo.
+
+Usage:
+  scandrop run [--config FILE]            the daemon, in the foreground
+  scandrop process [--config FILE] FOLDER  run one folder now, in place (writes FOLDER/result.json)
+  scandrop check FOLDER                    validate a drop offline; touches nothing
+  scandrop demo                            the offline sandbox: fake vendors, bundled examples
+  scandrop status [--config FILE] [--json] jobs in processing, inbox folders, last results
+  scandrop service install|uninstall|start|stop|restart|status [--config FILE]
+  scandrop version
+
+Common flags:
+  --config FILE       default ./config.yaml, then the OS config dir (/etc/scandrop/config.yaml)
+  --log-format FMT    text (default) or json
+  --log-level LEVEL   debug, info, warn, error (overrides config)
+`
+)
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageHeader)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, rest := args[0], args[1:]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdRun(ctx, rest, stderr)
+	case "process":
+		err = cmdProcess(ctx, rest, stdout, stderr)
+	case "check":
+		err = cmdCheck(ctx, rest, stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, rest, stdout, stderr)
+	case "status":
+		err = cmdStatus(ctx, rest, stdout, stderr)
+	case "service":
+		err = cmdService(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q; run 'scandrop help'", cmd)}
+	}
+	return exitCode(err, stderr)
+}
+
+// errJobFailed is returned by process and check when the job or the drop
+// is bad; what went wrong has been printed already.
+var errJobFailed = errors.New("failed")
+
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errJobFailed):
+		return exitFailed
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "scandrop:", ue.msg)
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitOK // stopped by a signal
+	}
+	fmt.Fprintln(stderr, "scandrop:", err)
+	return exitUsage
+}
+
+// commonFlags are accepted by every command.
+type commonFlags struct {
+	config    string
+	logFormat string
+	logLevel  string
+	json      bool
+	user      string
+}
+
+func newFlagSet(name string, cf *commonFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cf.config, "config", "", "config file")
+	fs.StringVar(&cf.logFormat, "log-format", "", "text or json")
+	fs.StringVar(&cf.logLevel, "log-level", "", "debug, info, warn or error")
+	return fs
+}
+
+// parseFlags parses flags that may come before or after positional
+// arguments ("process FOLDER --config x" works as well as the other way).
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "", "info":
+		lv = slog.LevelInfo
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		return nil, usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("unknown log format %q (text, json)", format)}
+}
