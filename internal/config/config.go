@@ -1,0 +1,318 @@
+// Package config reads scandrop's YAML configuration file. The types below
+// are the reference for every key: their doc comments give the meaning, the
+// default and the allowed values; config.yaml.example at the repository root
+// shows them all.
+//
+// The file is read strictly, because a daemon that silently ignores a typo
+// ("polll_interval") runs for weeks with a setting nobody chose. Unknown and
+// duplicate keys, wrong types, unset ${VAR} references and invalid values are
+// all errors that name the file, line and key, and every problem is reported
+// at once, one per line.
+//
+// Rules common to all keys:
+//
+//   - ${VAR} in a value is replaced by the environment variable VAR after the
+//     YAML is parsed, so a value containing quotes or colons stays one value.
+//     $$ is a literal $; a $ not followed by { or $ is kept as is. An unset
+//     variable is an error; one set to "" counts as empty.
+//   - An empty value (null, "", or a ${VAR} that expands to "") is the same as
+//     leaving the key out: the default applies. An explicit value, including
+//     0, is kept and validated, so "settle: 0s" means no settle time while
+//     "poll_interval: 0s" is an error.
+//   - Relative paths resolve against the folder holding the config file, never
+//     against the working directory: services start in / or System32.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Watches are the watched folders; at least one is required.
+	Watches []Watch `yaml:"watches"`
+
+	// MaxJobs is how many jobs run at once across all watches. Default 2;
+	// at least 1.
+	MaxJobs int `yaml:"max_jobs"`
+
+	// Log configures the daemon's log.
+	Log Log `yaml:"log"`
+
+	// Realsee is the Realsee open platform account. Nil when the section is
+	// absent: Realsee drops (manifest.json) then fail with "realsee is not
+	// configured". A section that is present but empty is an error, since it
+	// lacks the required keys.
+	Realsee *Realsee `yaml:"realsee"`
+
+	// Aholo is the Aholo (Kujiale) open API account. Nil when the section is
+	// absent: Aholo drops (recon.yaml) then fail with "aholo is not
+	// configured".
+	Aholo *Aholo `yaml:"aholo"`
+
+	// Path is the absolute path of the file loaded; empty for Default.
+	Path string `yaml:"-"`
+}
+
+// Watch is one watched folder.
+type Watch struct {
+	// Dir is the folder holding inbox/, processing/, done/ and failed/
+	// (created if missing). Required. A relative path resolves against the
+	// config file's folder; Dir is always absolute and clean after loading.
+	// No two watches may share a Dir.
+	Dir string `yaml:"dir"`
+
+	// Mode is how changes are noticed. In every mode a full rescan runs each
+	// PollInterval and decides; file system events only make it come sooner.
+	// "auto" (default) asks the OS for events and carries on with rescans
+	// alone where it cannot deliver them; "notify" is the same but refuses to
+	// start without events; "poll" never asks, for NAS/SMB/NFS shares where
+	// no events arrive.
+	Mode string `yaml:"mode"`
+
+	// PollInterval is the period of the full rescan. Default 10s; > 0.
+	PollInterval Duration `yaml:"poll_interval"`
+
+	// Settle is how long a folder must stay unchanged (names, sizes, mtimes),
+	// across at least two scans, before it is picked up. Default 10s; 0 picks
+	// a folder up at the second scan that sees it unchanged; >= 0.
+	Settle Duration `yaml:"settle"`
+}
+
+// Watch modes.
+const (
+	ModeAuto   = "auto"
+	ModeNotify = "notify"
+	ModePoll   = "poll"
+)
+
+// Log configures logging.
+type Log struct {
+	// Level is the least severe level written: "debug", "info" (default),
+	// "warn" or "error".
+	Level string `yaml:"level"`
+
+	// Format is "text" (default, logfmt-style key=value) or "json" (one
+	// object per line).
+	Format string `yaml:"format"`
+}
+
+// Realsee is the Realsee open platform account used for manifest.json drops.
+type Realsee struct {
+	// Endpoint is the gateway's base URL, an absolute http(s) URL; a trailing
+	// slash is removed. Default https://app-gateway.realsee.cn (mainland
+	// China); accounts of the global site use https://app-gateway.realsee.ai.
+	Endpoint string `yaml:"endpoint"`
+
+	// AppKey is the application key. Required.
+	AppKey string `yaml:"app_key"`
+
+	// AppSecret is the application secret. Required, unless AppSecretFile is
+	// set; setting both is an error.
+	AppSecret Secret `yaml:"app_secret"`
+
+	// AppSecretFile names a file holding the secret (trailing CR/LF removed),
+	// for systemd credentials, Docker secrets and the like. Relative paths
+	// resolve against the config file's folder. After loading it is absolute
+	// and AppSecret holds the file's content.
+	AppSecretFile string `yaml:"app_secret_file"`
+
+	// PollInterval is the period of task status polling. Default 5s; > 0.
+	PollInterval Duration `yaml:"poll_interval"`
+
+	// Timeout is how long to wait for the vendor to finish a task before the
+	// job fails as timed out. Default 2h; > 0.
+	Timeout Duration `yaml:"timeout"`
+
+	// PartSize is the multipart upload part size. Default 16MiB; between
+	// 5MiB and 5GiB (the object store's limits).
+	PartSize ByteSize `yaml:"part_size"`
+
+	// UploadConcurrency is how many parts are in flight at once per job.
+	// Default 4; at least 1.
+	UploadConcurrency int `yaml:"upload_concurrency"`
+}
+
+// Aholo is the Aholo (Kujiale open API) account used for recon.yaml drops.
+type Aholo struct {
+	// Endpoint is the API's base URL, an absolute http(s) URL; a trailing
+	// slash is removed. Default https://openapi.kujiale.com/v2/aholo.
+	Endpoint string `yaml:"endpoint"`
+
+	// AppKey is the application key. Required.
+	AppKey string `yaml:"app_key"`
+
+	// AppSecret is the application secret. Required, unless AppSecretFile is
+	// set; setting both is an error.
+	AppSecret Secret `yaml:"app_secret"`
+
+	// AppSecretFile names a file holding the secret; see
+	// Realsee.AppSecretFile.
+	AppSecretFile string `yaml:"app_secret_file"`
+
+	// AppUID is the user id the API calls act for. Required.
+	AppUID string `yaml:"appuid"`
+
+	// PollInterval is the period of task status polling. Default 5s; > 0.
+	PollInterval Duration `yaml:"poll_interval"`
+
+	// Timeout is how long to wait for the vendor to finish a task before the
+	// job fails as timed out. Default 6h; > 0.
+	Timeout Duration `yaml:"timeout"`
+
+	// UploadConcurrency is how many files are uploaded at once per job.
+	// Default 4; at least 1.
+	UploadConcurrency int `yaml:"upload_concurrency"`
+
+	// VideoType is the resources[].type code sent for a video. Default 1:
+	// the vendor document does not give it, so it is an assumption that can
+	// be corrected here without a new release.
+	VideoType *int `yaml:"video_type"`
+
+	// DownloadAssets downloads the finished assets (ply, spz, sog) into the
+	// job folder before it moves to done/. Default false: result.json holds
+	// their URLs either way.
+	DownloadAssets bool `yaml:"download_assets"`
+}
+
+// Defaults of the keys that have one; setDefaults is the only place they are
+// applied, and the field comments above document them.
+const (
+	defaultMaxJobs                  = 2
+	defaultLogLevel                 = "info"
+	defaultLogFormat                = "text"
+	defaultWatchMode                = ModeAuto
+	defaultWatchPollInterval        = Duration(10 * time.Second)
+	defaultSettle                   = Duration(10 * time.Second)
+	defaultRealseeEndpoint          = "https://app-gateway.realsee.cn"
+	defaultRealseePollInterval      = Duration(5 * time.Second)
+	defaultRealseeTimeout           = Duration(2 * time.Hour)
+	defaultPartSize                 = 16 * MiB
+	defaultRealseeUploadConcurrency = 4
+	defaultAholoEndpoint            = "https://openapi.kujiale.com/v2/aholo"
+	defaultAholoPollInterval        = Duration(5 * time.Second)
+	defaultAholoTimeout             = Duration(6 * time.Hour)
+	defaultAholoUploadConcurrency   = 4
+	defaultAholoVideoType           = 1
+
+	// The object store's multipart limits (S3 and COS alike).
+	minPartSize = 5 * MiB
+	maxPartSize = 5 * GiB
+)
+
+// SetDefaults fills every zero-valued field that has a default, in c and in
+// each of its watches and vendor sections. It is the only place defaults are
+// applied; Load calls it, and code that builds a Config by hand (demo) calls
+// it after adding watches.
+func (c *Config) SetDefaults() { c.setDefaults(func(string) bool { return false }) }
+
+// setDefaults fills zero values, except those the file set explicitly
+// (explicit reports whether the key at a path was given a non-empty value),
+// so that an explicit 0 reaches validation instead of becoming the default.
+func (c *Config) setDefaults(explicit func(path string) bool) {
+	def := func(path string, zero bool) bool { return zero && !explicit(path) }
+	if def("max_jobs", c.MaxJobs == 0) {
+		c.MaxJobs = defaultMaxJobs
+	}
+	if def("log.level", c.Log.Level == "") {
+		c.Log.Level = defaultLogLevel
+	}
+	if def("log.format", c.Log.Format == "") {
+		c.Log.Format = defaultLogFormat
+	}
+	for i := range c.Watches {
+		w, p := &c.Watches[i], fmt.Sprintf("watches[%d].", i)
+		if def(p+"mode", w.Mode == "") {
+			w.Mode = defaultWatchMode
+		}
+		if def(p+"poll_interval", w.PollInterval == 0) {
+			w.PollInterval = defaultWatchPollInterval
+		}
+		if def(p+"settle", w.Settle == 0) {
+			w.Settle = defaultSettle
+		}
+	}
+	if r := c.Realsee; r != nil {
+		if def("realsee.endpoint", r.Endpoint == "") {
+			r.Endpoint = defaultRealseeEndpoint
+		}
+		if def("realsee.poll_interval", r.PollInterval == 0) {
+			r.PollInterval = defaultRealseePollInterval
+		}
+		if def("realsee.timeout", r.Timeout == 0) {
+			r.Timeout = defaultRealseeTimeout
+		}
+		if def("realsee.part_size", r.PartSize == 0) {
+			r.PartSize = defaultPartSize
+		}
+		if def("realsee.upload_concurrency", r.UploadConcurrency == 0) {
+			r.UploadConcurrency = defaultRealseeUploadConcurrency
+		}
+	}
+	if a := c.Aholo; a != nil {
+		if def("aholo.endpoint", a.Endpoint == "") {
+			a.Endpoint = defaultAholoEndpoint
+		}
+		if def("aholo.poll_interval", a.PollInterval == 0) {
+			a.PollInterval = defaultAholoPollInterval
+		}
+		if def("aholo.timeout", a.Timeout == 0) {
+			a.Timeout = defaultAholoTimeout
+		}
+		if def("aholo.upload_concurrency", a.UploadConcurrency == 0) {
+			a.UploadConcurrency = defaultAholoUploadConcurrency
+		}
+		if a.VideoType == nil {
+			v := defaultAholoVideoType
+			a.VideoType = &v
+		}
+	}
+}
+
+// Default returns a configuration with every default applied, no watches and
+// no vendor sections (nil, as when the file leaves them out). Code that adds
+// watches or sections by hand calls SetDefaults afterwards to fill theirs.
+func Default() *Config {
+	c := &Config{}
+	c.SetDefaults()
+	return c
+}
+
+// Load reads the file at path, applies defaults and validates it; see Parse.
+// Errors start with path as given.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses data as the content of the file at path, expanding ${VAR}
+// from the process environment; see ParseEnv.
+func Parse(data []byte, path string) (*Config, error) {
+	return ParseEnv(data, path, os.LookupEnv)
+}
+
+// ParseEnv parses data as the content of the file at path: it decodes the
+// YAML strictly, expands ${VAR} references through lookupEnv, reads
+// app_secret_file files, applies defaults and validates the result.
+//
+// path starts every error message and anchors relative paths (watch dirs,
+// secret files); it should name the file even when data did not come from
+// it. An empty path is reported as "config" and anchors at the working
+// directory.
+//
+// The error, if any, holds one line per problem, each "path:line: message"
+// (or "path: message" when no line applies), ordered by line; it never
+// contains a secret.
+func ParseEnv(data []byte, path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return parse(data, path, lookupEnv)
+}
