@@ -30,24 +30,28 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 		return nil, "", err
 	}
 	hb, stop := context.WithCancel(ctx)
-	defer stop()
-	go p.heartbeat(hb, jobDir)
-
+	beating := make(chan struct{})
+	go func() { defer close(beating); p.heartbeat(hb, jobDir) }()
 	res, err := p.Process(ctx, jobDir, fresh)
+	stop()
+	<-beating
+	// Whatever happens next, give the job up: an unfinished one is then
+	// resumed by the next scan for orphans (or the next start).
 	if err != nil {
+		os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
 		return nil, "", err
 	}
-	stop()
 	root := filepath.Dir(filepath.Dir(jobDir))
 	dest := filepath.Join(root, Failed)
 	if res.Success() {
 		dest = filepath.Join(root, Done)
 	}
-	os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
 	to, err := MoveFolder(jobDir, dest)
 	if err != nil {
+		os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
 		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
 	}
+	os.Remove(filepath.Join(to, StateDir, ownerFile))
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
 	return res, to, nil
 }

@@ -47,7 +47,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"check"}, 2, "usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run", "--config", badConfig}, 2, `unknown key "polll"`},
-		{[]string{"process", "--config", badConfig, good}, 2, `line 3`},
+		{[]string{"process", "--config", badConfig, good}, 2, `config.yaml:3:`},
 	}
 	for _, tc := range cases {
 		out, code := runBin(t, tc.args...)
