@@ -464,3 +464,47 @@ func TestE2EInvalidDrops(t *testing.T) {
 		t.Errorf("%d file token requests, want 1 (invalid drops must make no vendor call)", n)
 	}
 }
+
+// The connection breaks after the gateway created the task: scandrop must
+// not submit again on its own. The job fails, retryable, saying so; moving
+// it back to inbox/ (the operator's decision) submits anew.
+func TestE2ESubmitOutcomeUnknown(t *testing.T) {
+	h := newHarness(t, realseetest.Options{})
+	h.gw.BreakNextSubmit(1)
+	h.start()
+	h.drop("lost", realseeDrop(t, 2, 256))
+	res, where := h.waitResult("lost", 30*time.Second)
+	if where != "failed" || res.Error == nil || res.Error.Kind != "unknown_outcome" || !res.Error.Retryable || res.Error.Stage != "submit" {
+		t.Fatalf("landed in %s: %+v", where, res.Error)
+	}
+	if n := len(h.gw.Submits()); n != 1 {
+		t.Fatalf("%d submits, want 1", n)
+	}
+	if err := os.Rename(h.watch("failed", "lost"), h.watch("inbox", "lost")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retried job to land in done/", 30*time.Second, func() bool {
+		_, err := os.Stat(h.watch("done", "lost", "result.json"))
+		return err == nil
+	})
+	if n := len(h.gw.Submits()); n != 2 {
+		t.Fatalf("%d submits after the operator's retry, want 2", n)
+	}
+}
+
+// Bursts of 5xx and HTML error pages from the gateway are outages, not
+// failures: the job goes through.
+func TestE2EGatewayOutage(t *testing.T) {
+	h := newHarness(t, realseetest.Options{})
+	h.writeConfig("") // same config
+	h.gw.FailNext(6, 502)
+	h.start()
+	h.drop("stormy", realseeDrop(t, 2, 256))
+	res, where := h.waitResult("stormy", 60*time.Second)
+	if where != "done" {
+		t.Fatalf("landed in %s: %+v", where, res.Error)
+	}
+	if n := len(h.gw.Submits()); n != 1 {
+		t.Fatalf("%d submits, want 1", n)
+	}
+}

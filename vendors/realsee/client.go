@@ -72,13 +72,42 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 	return c.token, nil
 }
 
-// call sends an authorized request to the gateway and decodes data into out.
-// An expired token is refreshed and the call repeated once, which is safe
-// for every endpoint: an expired answer means the call did nothing.
+// quickRetries are the waits before repeating a call that met a blip (a
+// reset connection, a 502 from a proxy); longer outages are the pipeline's
+// to wait out, with its own backoff.
+var quickRetries = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
+
+// call sends an authorized request to the gateway and decodes data into
+// out. Transient failures are repeated a few times at once when that is
+// safe: always for GET, and for other methods only when the request
+// certainly did nothing.
 func (c *client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	for i := 0; ; i++ {
+		err := c.callOnce(ctx, op, method, path, query, body, out)
+		var e *vendors.Error
+		if err == nil || i >= len(quickRetries) || !errors.As(err, &e) || e.Kind != vendors.Transient ||
+			!(method == http.MethodGet || e.SafeToRetry) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-c.clock.After(quickRetries[i]):
+		}
+	}
+}
+
+// callOnce is one call. An expired token is refreshed and the call
+// repeated once, which is safe for every endpoint: an expired answer means
+// the call did nothing.
+func (c *client) callOnce(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.accessToken(ctx, attempt > 0)
 		if err != nil {
+			var e *vendors.Error
+			if errors.As(err, &e) && e.Kind == vendors.Transient {
+				e.SafeToRetry = true // the call itself was not sent
+			}
 			return err
 		}
 		u := c.endpoint + path

@@ -1,0 +1,372 @@
+package watcher
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ignored reports hidden and temporary names that are never candidates. It
+// mirrors vendors/dropfs.Ignored (a test keeps them in step) so that the
+// watcher does not depend on vendors/.
+func ignored(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~") ||
+		strings.HasSuffix(lower, ".tmp") || strings.HasSuffix(lower, ".part") ||
+		lower == "thumbs.db" || lower == "desktop.ini"
+}
+
+// candidate reports whether an inbox/ entry may be a drop: only real
+// directories (a symlink is not followed: it could point anywhere) with a
+// name that is not noise.
+func candidate(e fs.DirEntry) bool {
+	return e.IsDir() && !ignored(e.Name())
+}
+
+func hasMarker(top []fs.DirEntry, markers []string) bool {
+	for _, e := range top {
+		// A marker that is a directory still counts: the pipeline fails the
+		// job with a clear error instead of it sitting in inbox/ silently.
+		if slices.Contains(markers, e.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
+// scan reads inbox/. A full scan observes every candidate (the truth); a
+// discovery scan, after file events, observes only new names. Both forget
+// folders that disappeared and then try to claim ready ones.
+func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
+	entries, err := os.ReadDir(w.path(InboxDir))
+	if err != nil {
+		// waitRoot logs the cause once; logging here too would double it.
+		w.log.Debug("cannot read inbox", "err", err)
+		return errInboxUnavailable
+	}
+	w.pass++
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if !candidate(e) {
+			continue
+		}
+		name := e.Name()
+		seen[name] = true
+		if _, known := w.folders[name]; full || !known {
+			w.observe(name)
+		}
+	}
+	for name := range w.folders {
+		if !seen[name] {
+			w.log.Debug("folder gone from inbox", "folder", name)
+			w.forget(name)
+		}
+	}
+	w.claimReady(ctx, r)
+	return nil
+}
+
+// recheckPending re-walks the folders that have a marker but are not ready,
+// on a timer much shorter than PollInterval: their insides produce no file
+// events on inbox/, and pickup should follow the end of a copy by about
+// Settle, not Settle + PollInterval.
+func (w *Watcher) recheckPending(ctx context.Context, r *runner) {
+	w.pass++
+	now := w.now()
+	for name, f := range w.folders {
+		if f.marker && !f.ready || w.young(f, now) {
+			w.observe(name)
+		}
+	}
+	w.claimReady(ctx, r)
+}
+
+// young reports a folder without a marker whose top level changed (or
+// appeared) less than a PollInterval ago. It is re-checked with the pending
+// ones: a copier creates the folder before it writes the marker, so the
+// file event that discovers a folder almost always finds it without one, and
+// waiting for the next rescan would add up to PollInterval to every pickup.
+// Once quiet, it costs one ReadDir per rescan again.
+func (w *Watcher) young(f *folder, now time.Time) bool {
+	return !f.marker && f.problem == "" && now.Sub(f.topChanged) < w.opts.PollInterval
+}
+
+// topNames fingerprints the names at a folder's root, which ReadDir gives
+// for free (no lstat), to tell whether a folder without a marker is still
+// being filled.
+func topNames(top []fs.DirEntry) string {
+	h := fnv.New64a()
+	for _, e := range top {
+		h.Write([]byte(e.Name()))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
+}
+
+// observe looks at one folder and updates its state. A folder without a
+// marker costs one ReadDir; only folders with a marker are walked.
+func (w *Watcher) observe(name string) {
+	dir := w.path(InboxDir, name)
+	start := w.now()
+	top, err := os.ReadDir(dir)
+	f := w.folders[name]
+	isNew := f == nil
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		if f != nil {
+			w.log.Debug("folder gone from inbox", "folder", name)
+			w.forget(name)
+		}
+		return
+	}
+	w.mu.Lock()
+	if f == nil {
+		f = &folder{name: name, firstSeen: start}
+		w.folders[name] = f
+	}
+	f.pass = w.pass
+	w.mu.Unlock()
+	if err != nil {
+		w.update(f, func() { f.marker, f.ready, f.sig, f.problem = false, false, "", err.Error() })
+		w.warnOnce(f, "cannot read folder", "err", err)
+		return
+	}
+	if !hasMarker(top, w.opts.Markers) {
+		if isNew || f.marker {
+			w.log.Debug("folder has no marker, not a drop (yet)", "folder", name)
+		}
+		names := topNames(top)
+		w.update(f, func() {
+			if isNew || names != f.top {
+				f.top, f.topChanged = names, start
+			}
+			f.marker, f.ready, f.sig, f.problem = false, false, "", ""
+		})
+		return
+	}
+	sig := signature(dir, top)
+	end := w.now()
+	switch {
+	case !f.marker || sig != f.sig:
+		// Changed (or first seen with a marker): the contents are known to
+		// be like this only from the end of this walk on.
+		if !f.marker || f.ready {
+			// Logged when settling starts, not on every change of a copy
+			// in progress.
+			w.log.Debug("folder settling", "folder", name, "settle", w.opts.Settle)
+		}
+		w.update(f, func() {
+			f.marker, f.ready, f.sig, f.since, f.problem, f.block = true, false, sig, end, "", blockNone
+		})
+		f.warned = "" // a changed folder may hit the same problem again: say so again
+	case !f.ready && start.Sub(f.since) >= w.opts.Settle:
+		// Unchanged from the end of the first walk to the start of this
+		// one: that is the settle time, on our clock, whatever the mtimes.
+		w.update(f, func() { f.ready = true })
+		w.log.Debug("folder ready", "folder", name, "unchanged_for", start.Sub(f.since).Round(time.Millisecond))
+	}
+}
+
+func (w *Watcher) update(f *folder, fn func()) {
+	w.mu.Lock()
+	fn()
+	w.mu.Unlock()
+}
+
+func (w *Watcher) forget(name string) {
+	w.mu.Lock()
+	delete(w.folders, name)
+	w.mu.Unlock()
+}
+
+// warnOnce logs a problem of a folder once, until the problem changes, so a
+// folder stuck for hours does not flood the log.
+func (w *Watcher) warnOnce(f *folder, msg string, args ...any) {
+	key := msg + fmt.Sprint(args...)
+	if f.warned == key {
+		return
+	}
+	f.warned = key
+	w.log.Warn(msg, append([]any{"folder", f.name}, args...)...)
+}
+
+// claimReady tries to claim every ready folder, the longest-settled first so
+// that limited slots are shared fairly.
+func (w *Watcher) claimReady(ctx context.Context, r *runner) {
+	var ready []*folder
+	for _, f := range w.folders {
+		if f.ready {
+			ready = append(ready, f)
+		}
+	}
+	slices.SortFunc(ready, func(a, b *folder) int {
+		return cmp.Or(a.since.Compare(b.since), strings.Compare(a.name, b.name))
+	})
+	for _, f := range ready {
+		if ctx.Err() != nil {
+			return
+		}
+		w.claim(f, r)
+	}
+}
+
+func (w *Watcher) claim(f *folder, r *runner) {
+	name := f.name
+	src, dst := w.path(InboxDir, name), w.path(ProcessingDir, name)
+	// On Linux, rename onto an empty directory replaces it: check first.
+	if _, err := os.Lstat(dst); err == nil {
+		if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+			// Another daemon claimed it since we looked: not a conflict.
+			w.log.Debug("folder claimed by another watcher", "folder", name)
+			w.forget(name)
+			return
+		}
+		w.update(f, func() { f.block = blockBusy })
+		w.warnOnce(f, "not claiming folder: a job with this name is already in processing/, will retry", "path", dst)
+		return
+	}
+	if !r.slots.TryAcquire() {
+		if f.block != blockSlot {
+			w.log.Debug("folder ready, waiting for a free job slot", "folder", name)
+		}
+		w.update(f, func() { f.block = blockSlot })
+		return
+	}
+	if f.pass != w.pass {
+		// Ready as of an earlier pass (it waited for a slot or a name):
+		// look again, it may have changed meanwhile.
+		w.observe(name)
+		if w.folders[name] != f || !f.ready {
+			r.slots.Release()
+			return
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		r.slots.Release()
+		_, serr := os.Lstat(src)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && errors.Is(serr, fs.ErrNotExist):
+			// The loser of a race between daemons on one share.
+			w.log.Debug("folder claimed by another watcher", "folder", name)
+			w.forget(name)
+		case errors.Is(err, fs.ErrExist):
+			w.update(f, func() { f.block = blockBusy })
+			w.warnOnce(f, "not claiming folder: a job with this name is already in processing/, will retry", "path", dst)
+		default:
+			if errors.Is(err, fs.ErrNotExist) {
+				// The source is there, so processing/ itself is gone.
+				if os.Mkdir(w.path(ProcessingDir), 0o777) == nil {
+					w.log.Info("created missing subdirectory", "path", w.path(ProcessingDir))
+				}
+			}
+			w.update(f, func() { f.block, f.problem = blockError, err.Error() })
+			w.warnOnce(f, "cannot claim folder, will retry", "err", err)
+		}
+		return
+	}
+	w.forget(name)
+	w.log.Info("claimed folder", "folder", name, "path", dst)
+	r.jobs.Add(1)
+	go func() {
+		defer r.jobs.Done()
+		defer r.slots.Release()
+		r.handle(dst)
+	}()
+}
+
+// signature hashes every entry under dir, recursively: relative name, mode,
+// size, mtime, and a symlink's target. Hidden and temporary entries count
+// too: a growing .part file is a copy in progress. Symlinks are never
+// followed (os.ReadDir's entries are lstat'ed). Read errors are hashed rather
+// than returned: a file that vanished mid-walk changes the signature, and a
+// persistent error settles, so the pipeline gets to report it.
+func signature(dir string, top []fs.DirEntry) string {
+	h := fnv.New128a()
+	walk(h, dir, "", top)
+	return string(h.Sum(nil))
+}
+
+func walk(h hash.Hash, dir, rel string, entries []fs.DirEntry) {
+	var buf [8]byte
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	str := func(s string) {
+		num(uint64(len(s)))
+		h.Write([]byte(s))
+	}
+	for _, e := range entries {
+		name := path.Join(rel, e.Name())
+		full := filepath.Join(dir, e.Name())
+		str(name)
+		fi, err := e.Info()
+		if err != nil {
+			str("error: " + err.Error())
+			continue
+		}
+		num(uint64(fi.Mode()))
+		num(uint64(fi.Size()))
+		num(uint64(fi.ModTime().UnixNano()))
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(full)
+			if err != nil {
+				target = "error: " + err.Error()
+			}
+			str(target)
+		case fi.IsDir():
+			sub, err := os.ReadDir(full)
+			walk(h, full, name, sub)
+			if err != nil {
+				str("error: " + err.Error())
+			}
+		}
+	}
+	str("end " + rel)
+}
+
+// Inspect reports the candidate folders in dir/inbox/ from a single scan, for
+// a status command running outside the daemon. One scan cannot judge
+// settling, so a folder with a marker is reported as waiting for it.
+func Inspect(dir string, markers []string) ([]FolderState, error) {
+	inbox := filepath.Join(dir, InboxDir)
+	entries, err := os.ReadDir(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: inspect %s: %w", inbox, err)
+	}
+	var out []FolderState
+	for _, e := range entries {
+		if !candidate(e) {
+			continue
+		}
+		st := FolderState{Name: e.Name()}
+		top, err := os.ReadDir(filepath.Join(inbox, e.Name()))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // claimed since we listed inbox/
+		case err != nil:
+			st.Reason = "cannot read: " + err.Error()
+		case !hasMarker(top, markers):
+			st.Reason = noMarkerReason(markers)
+		default:
+			if _, err := os.Lstat(filepath.Join(dir, ProcessingDir, e.Name())); err == nil {
+				st.Reason = busyReason(e.Name())
+			} else {
+				st.Reason = "has marker, waiting to be unchanged for settle"
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
