@@ -9,5 +9,5 @@ import "embed"
 
 // FS holds realsee/<name>/ and aholo/<name>/ drop folders.
 //
-//go:embed realsee
+//go:embed realsee aholo
 var FS embed.FS

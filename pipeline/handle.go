@@ -29,6 +29,7 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	if err := p.own(jobDir); err != nil {
 		return nil, "", err
 	}
+	p.o.Crash("claimed")
 	hb, stop := context.WithCancel(ctx)
 	beating := make(chan struct{})
 	go func() { defer close(beating); p.heartbeat(hb, jobDir) }()
@@ -53,6 +54,7 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	}
 	os.Remove(filepath.Join(to, StateDir, ownerFile))
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
+	p.o.Observer.Finished(filepath.Base(jobDir), res, to)
 	return res, to, nil
 }
 

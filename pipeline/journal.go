@@ -52,7 +52,8 @@ type Record struct {
 // either the old or the new record, never a torn one. It implements
 // vendors.Journal for the vendor's own keys.
 type Journal struct {
-	dir string // the job folder
+	dir   string // the job folder
+	crash func(point string)
 
 	mu  sync.Mutex
 	rec Record
@@ -123,7 +124,13 @@ func (j *Journal) Store(key string, v any) error {
 		j.rec.VendorState = map[string]json.RawMessage{}
 	}
 	j.rec.VendorState[key] = raw
-	return j.save()
+	if err := j.save(); err != nil {
+		return err
+	}
+	if j.crash != nil {
+		j.crash("journal:" + key)
+	}
+	return nil
 }
 
 func (j *Journal) save() error {

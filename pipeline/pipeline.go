@@ -41,8 +41,12 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between retries of an
 	// outage; defaults 1s and 1m.
 	MinBackoff, MaxBackoff time.Duration
-	// Events, if set, is told of stage changes (the demo prints them).
-	Events func(folder, stage, detail string)
+	// Observer, if set, is told what jobs do.
+	Observer Observer
+	// Crash, if set, is called at named points of a job's life ("claimed",
+	// "packaged", "journal:<key>", "submitted", "polled", "result"). Tests
+	// of crash safety kill the process there; see cmd/scandrop.
+	Crash func(point string)
 }
 
 // Pipeline runs jobs. It is safe for concurrent use.
@@ -63,6 +67,12 @@ func New(o Options) *Pipeline {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = time.Minute
+	}
+	if o.Observer == nil {
+		o.Observer = NopObserver{}
+	}
+	if o.Crash == nil {
+		o.Crash = func(string) {}
 	}
 	if o.Markers == nil {
 		o.Markers = map[string]string{}
@@ -87,6 +97,7 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 	if err != nil {
 		return nil, err
 	}
+	j.crash = p.o.Crash
 	rec := j.Record()
 	if rec.Result != nil {
 		if !retry {
@@ -111,8 +122,9 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 		log.Info("resuming job", "stage", rec.Stage, "vendor", rec.Vendor)
 	}
 
-	r := &run{p: p, j: j, dir: dir, name: name, log: log}
+	r := &run{p: p, j: j, dir: dir, name: name, log: log, vendorName: rec.Vendor}
 	res := r.run(ctx)
+	r.endStage(res != nil && res.Success())
 	if res == nil { // stopped: leave it for a resume
 		return nil, ctx.Err()
 	}
@@ -133,7 +145,7 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 	} else {
 		log.Warn("job failed", "vendor", res.Vendor, "stage", res.Error.Stage, "kind", res.Error.Kind, "error", res.Error.Message)
 	}
-	p.event(name, stageDone, res.Status)
+	p.o.Crash("result")
 	return res, nil
 }
 
@@ -154,19 +166,16 @@ func newAttempt(r *Record) {
 	r.Attempt++
 }
 
-func (p *Pipeline) event(folder, stage, detail string) {
-	if p.o.Events != nil {
-		p.o.Events(folder, stage, detail)
-	}
-}
-
 // run is one Process call.
 type run struct {
-	p    *Pipeline
-	j    *Journal
-	dir  string
-	name string
-	log  *slog.Logger
+	p          *Pipeline
+	j          *Journal
+	dir        string
+	name       string
+	vendorName string
+	log        *slog.Logger
+	cur        string // stage in progress, for its duration
+	curAt      time.Time
 }
 
 // fail builds a failed result from err at stage.
@@ -221,6 +230,7 @@ func (r *run) run(ctx context.Context) *Result {
 		}
 		return res
 	}
+	r.vendorName = v.Name()
 	if rec.Vendor == "" {
 		if err := r.j.Update(func(rc *Record) { rc.Vendor = v.Name() }); err != nil {
 			return r.internal(ctx, StageValidate, err)
@@ -241,9 +251,12 @@ func (r *run) run(ctx context.Context) *Result {
 		if err := r.retry(ctx, StagePackage, settings, func(ctx context.Context) error { return job.Package(ctx, r.j) }); err != nil {
 			return r.failOrStop(ctx, StagePackage, err)
 		}
+		r.p.o.Crash("packaged")
 		// upload
 		r.stage(StageUpload)
-		prog := &progress{j: r.j, clock: r.p.o.Clock}
+		prog := &progress{j: r.j, clock: r.p.o.Clock, observe: func(done, total int64) {
+			r.p.o.Observer.Uploaded(r.name, r.vendorName, done, total)
+		}}
 		if err := r.retry(ctx, StageUpload, settings, func(ctx context.Context) error { return job.Upload(ctx, r.j, prog) }); err != nil {
 			return r.failOrStop(ctx, StageUpload, err)
 		}
@@ -263,6 +276,7 @@ func (r *run) run(ctx context.Context) *Result {
 			return r.failOrStop(ctx, StageSubmit, err)
 		}
 		r.log.Info("task created", "vendor_ids", fmt.Sprint(map[string]string(ids)))
+		r.p.o.Crash("submitted")
 	}
 
 	// wait
@@ -336,16 +350,26 @@ func (p *Pipeline) settings(vendor string) VendorSettings {
 	return s
 }
 
-// stage records that the job entered stage.
+// stage records that the job entered stage, and tells the observer how
+// long the previous one took.
 func (r *run) stage(stage string) {
+	r.endStage(true)
 	rec := r.j.Record()
+	now := r.p.o.Clock.Now()
+	r.cur, r.curAt = stage, now
 	if rec.Stage != stage {
-		now := r.p.o.Clock.Now().UTC()
-		if err := r.j.Update(func(rc *Record) { rc.Stage, rc.StageAt = stage, now }); err != nil {
+		if err := r.j.Update(func(rc *Record) { rc.Stage, rc.StageAt = stage, now.UTC() }); err != nil {
 			r.log.Warn("cannot write journal", "error", err)
 		}
 		r.log.Info("stage", "stage", stage)
-		r.p.event(r.name, stage, "")
+	}
+	r.p.o.Observer.Stage(r.name, r.vendorName, stage)
+}
+
+func (r *run) endStage(ok bool) {
+	if r.cur != "" {
+		r.p.o.Observer.StageDone(r.name, r.vendorName, r.cur, r.p.o.Clock.Now().Sub(r.curAt), ok)
+		r.cur = ""
 	}
 }
 
@@ -395,15 +419,17 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 			}
 			if st.Detail != last {
 				r.log.Info("vendor status", "status", st.Detail)
-				r.p.event(r.name, StageWait, st.Detail)
+				r.p.o.Observer.VendorStatus(r.name, r.vendorName, st.Detail)
 				last = st.Detail
 			}
+			r.p.o.Crash("polled")
 		} else if ctx.Err() != nil {
 			return st, ctx.Err()
 		} else if !vendors.Retryable(err) {
 			return st, err
 		} else {
 			out.failed(err)
+			r.p.o.Observer.Retrying(r.name, r.vendorName, StageWait, vendors.KindOf(err).String(), err)
 		}
 		if r.p.o.Clock.Now().After(deadline) {
 			msg := fmt.Sprintf("the vendor did not finish within %s (realsee/aholo timeout in config.yaml); the task may still finish", s.Timeout)
@@ -444,6 +470,7 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}
 		out.failed(err)
+		r.p.o.Observer.Retrying(r.name, r.vendorName, stage, vendors.KindOf(err).String(), err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -505,14 +532,16 @@ func (o *outage) recovered() {
 // progress records upload progress in the journal, at most every few
 // seconds, for status.
 type progress struct {
-	j     *Journal
-	clock vendors.Clock
-	last  time.Time
-	done  int64
-	total int64
+	observe func(done, total int64)
+	j       *Journal
+	clock   vendors.Clock
+	last    time.Time
+	done    int64
+	total   int64
 }
 
 func (p *progress) Uploaded(done, total int64) {
+	p.observe(done, total)
 	p.j.mu.Lock()
 	p.done, p.total = done, total
 	due := p.clock.Now().Sub(p.last) >= 2*time.Second

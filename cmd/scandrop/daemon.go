@@ -67,14 +67,15 @@ func buildVendors(cfg *config.Config, w world, log *slog.Logger) ([]vendors.Vend
 // drop for an unconfigured vendor fails with a clear configuration error.
 var knownMarkers = map[string]string{"manifest.json": "realsee", "recon.yaml": "aholo"}
 
-func newPipeline(cfg *config.Config, w world, log *slog.Logger, events func(folder, stage, detail string)) *pipeline.Pipeline {
+func newPipeline(cfg *config.Config, w world, log *slog.Logger, obs pipeline.Observer) *pipeline.Pipeline {
 	vs, settings := buildVendors(cfg, w, log)
 	markers := map[string]string{}
 	for k, v := range knownMarkers {
 		markers[k] = v
 	}
 	return pipeline.New(pipeline.Options{
-		Vendors: vs, Settings: settings, Markers: markers, Clock: w.clock, Logger: log, Events: events,
+		Vendors: vs, Settings: settings, Markers: markers, Clock: w.clock, Logger: log, Observer: obs,
+		Crash: crashHook(),
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
@@ -57,6 +58,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	gw := realseetest.NewServer(realseetest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", ProcessingPolls: 2})
 	defer gw.Close()
+	ah := aholotest.NewServer(aholotest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
+		ProcessingPolls: 3, SeparateOUS: true})
+	defer ah.Close()
 
 	cfg := config.Default()
 	cfg.Watches = []config.Watch{{Dir: root, Mode: config.ModeAuto,
@@ -64,22 +68,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Realsee = &config.Realsee{Endpoint: gw.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret",
 		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute),
 		PartSize: 5 << 20, UploadConcurrency: 4}
+	cfg.Aholo = &config.Aholo{Endpoint: ah.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
+		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute)}
 	cfg.SetDefaults()
 
-	fmt.Fprintf(stdout, "scandrop demo — offline: a fake Realsee gateway and an S3 store run in this process\n")
+	fmt.Fprintf(stdout, "scandrop demo — offline: fake Realsee and Aholo APIs and an S3 store run in this process\n")
 	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)
-	var mu sync.Mutex
-	events := func(folder, stage, detail string) {
-		mu.Lock()
-		defer mu.Unlock()
-		line := fmt.Sprintf("%6.1fs  %-24s %s", time.Since(start).Seconds(), folder, stage)
-		if detail != "" {
-			line += " (" + detail + ")"
-		}
-		fmt.Fprintln(stdout, line)
-	}
+	story := &demoStory{w: stdout, start: start}
+	events := story.say
 	w := world{httpClient: &http.Client{Timeout: time.Minute}, clock: vendors.SystemClock{}}
-	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, events), log: log}
+	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, story), log: log}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -212,4 +210,32 @@ func sortedKeys(m map[string]string) []string {
 		}
 	}
 	return ks
+}
+
+// demoStory prints what the jobs do, as it happens.
+type demoStory struct {
+	pipeline.NopObserver
+	w     io.Writer
+	start time.Time
+	mu    sync.Mutex
+}
+
+func (s *demoStory) say(folder, what, detail string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	line := fmt.Sprintf("%6.1fs  %-24s %s", time.Since(s.start).Seconds(), folder, what)
+	if detail != "" {
+		line += " (" + detail + ")"
+	}
+	fmt.Fprintln(s.w, line)
+}
+
+func (s *demoStory) Stage(folder, vendor, stage string) { s.say(folder, stage, vendor) }
+
+func (s *demoStory) VendorStatus(folder, vendor, status string) {
+	s.say(folder, "wait", vendor+" says "+status)
+}
+
+func (s *demoStory) Finished(folder string, res *pipeline.Result, path string) {
+	s.say(folder, "moved to "+filepath.Base(filepath.Dir(path))+"/", res.Status)
 }

@@ -1,0 +1,256 @@
+// Package aholo sends drops to Kujiale's Aholo 3D reconstruction open API:
+// the photos and videos of a folder marked by recon.yaml are uploaded
+// through OUS (Kujiale's upload service, in blocks for large files, resumable
+// across restarts), a create-3d-recon project is made from them, and its
+// task is polled until the PLY/SPZ/SOG assets are ready.
+//
+// aholotest beside it is a fake of both services for tests and the demo.
+package aholo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
+	"github.com/scandrop/scandrop/vendors/dropfs"
+)
+
+// DefaultEndpoint is the production open-API base.
+const DefaultEndpoint = "https://openapi.kujiale.com/v2/aholo"
+
+// Config configures the Aholo vendor. The zero value of every field but the
+// credentials is a working default.
+type Config struct {
+	// Endpoint is the open-API base, path included.
+	// Default DefaultEndpoint; the sandbox is
+	// https://sandbox-openapi.kujiale.com/v2/aholo.
+	Endpoint string
+	// AppKey, AppSecret and AppUID are the open-platform credentials that
+	// sign every call (see OpenAPISigner).
+	AppKey, AppSecret, AppUID string
+	// Signer, if set, replaces the open-platform signature made from
+	// AppKey/AppSecret/AppUID.
+	Signer Signer
+	// HTTPClient is used for every call. Default: a client without an
+	// overall timeout (uploads are long); each call has its own bound.
+	HTTPClient *http.Client
+	// UploadConcurrency is how many files upload at once. Default 4. Each
+	// file larger than a block sends two blocks at once.
+	UploadConcurrency int
+	// VideoType is resources[].type for a video. Default 1: the quickstart
+	// only documents 0 = image, so this is an assumption kept configurable.
+	VideoType int
+	// DownloadAssets makes Finish download the result files into
+	// <drop>/assets/. recon.yaml's download_assets overrides it per drop.
+	DownloadAssets bool
+	// UploadStatusTimeout bounds the wait for OUS to finish one file after
+	// its bytes are sent. Default 5 minutes.
+	UploadStatusTimeout time.Duration
+	// Clock is the time source for signatures and waits. Default the
+	// system clock.
+	Clock vendors.Clock
+	// Logger receives one line per event. Default: discard.
+	Logger *slog.Logger
+}
+
+// Vendor is the Aholo implementation of vendors.Vendor.
+type Vendor struct {
+	cfg    Config
+	client *client
+}
+
+var _ vendors.Vendor = (*Vendor)(nil)
+
+// New returns a Vendor for cfg. It makes no network call; bad credentials
+// show on the first call as an Auth error.
+func New(cfg Config) *Vendor {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	cfg.Endpoint = strings.TrimSuffix(cfg.Endpoint, "/")
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.UploadConcurrency <= 0 {
+		cfg.UploadConcurrency = 4
+	}
+	if cfg.VideoType == 0 {
+		cfg.VideoType = 1
+	}
+	if cfg.UploadStatusTimeout <= 0 {
+		cfg.UploadStatusTimeout = 5 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = vendors.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Signer == nil {
+		cfg.Signer = OpenAPISigner{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, AppUID: cfg.AppUID, Clock: cfg.Clock}
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || u.Host == "" {
+		// Keep going with an endpoint every call will refuse, so that the
+		// problem surfaces as a job error naming it.
+		u = &url.URL{Scheme: "invalid", Host: "invalid-endpoint"}
+	}
+	return &Vendor{cfg: cfg, client: &client{
+		endpoint: u,
+		signer:   cfg.Signer,
+		http:     cfg.HTTPClient,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+	}}
+}
+
+// Name is "aholo".
+func (v *Vendor) Name() string { return "aholo" }
+
+// Marker is "recon.yaml".
+func (v *Vendor) Marker() string { return Marker }
+
+// file is one resource of a drop, as Open finds it and Package records it.
+type file struct {
+	Name     string     `json:"name"`
+	Kind     media.Kind `json:"kind"`
+	Size     int64      `json:"size"`
+	Width    int        `json:"width"`
+	Height   int        `json:"height"`
+	Duration float64    `json:"duration,omitempty"`
+	MD5      string     `json:"md5,omitempty"`
+}
+
+// Open reads recon.yaml and every resource's headers, and reports every
+// problem at once as an Invalid error. It makes no network call.
+func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
+	const op = "aholo: open"
+	folder := filepath.Base(dir)
+	var ps vendors.Problems
+
+	f, _, err := dropfs.Open(dir, Marker)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ps.Add(Marker, "missing; an Aholo drop needs a recon.yaml at the folder's root (it may be empty)")
+		} else {
+			ps.Add(Marker, "%v", err)
+		}
+		return nil, ps.Err(op)
+	}
+	data, err := readAllLimit(f, 1<<20)
+	f.Close()
+	if err != nil {
+		ps.Add(Marker, "%v", err)
+		return nil, ps.Err(op)
+	}
+	r, rps := parseRecon(data, folder)
+	ps = append(ps, rps...)
+
+	names, err := listFiles(dir)
+	if err != nil {
+		return nil, vendors.E(vendors.Invalid, op, fmt.Errorf("listing %s: %w", folder, err))
+	}
+	selected := selectResources(&r, names, &ps)
+	j := &Job{v: v, dir: dir, recon: r,
+		log: v.cfg.Logger.With("folder", folder, "vendor", "aholo")}
+	for _, name := range selected {
+		if err := ctx.Err(); err != nil {
+			return nil, vendors.E(vendors.Transient, op, err)
+		}
+		fi, ok := probe(dir, name, &ps)
+		if ok {
+			j.files = append(j.files, fi)
+		}
+	}
+
+	j.cover = r.Cover
+	switch {
+	case r.Cover != "":
+		at := fmt.Sprintf("%s:%d", Marker, r.coverLine)
+		idx := j.index(r.Cover)
+		switch {
+		case !contains(selected, r.Cover):
+			ps.Add(at, "cover: %q is not among the resources; name one of the images listed under resources", r.Cover)
+		case idx >= 0 && j.files[idx].Kind != media.Image:
+			ps.Add(at, "cover: %q is a video; the cover must be an image", r.Cover)
+		}
+	default:
+		for _, f := range j.files {
+			if f.Kind == media.Image {
+				j.cover = f.Name
+				break
+			}
+		}
+		if j.cover == "" && len(j.files) > 0 {
+			ps.Add(Marker, "cover: the resources hold no image to use as the cover; add a JPEG/PNG to the folder and name it in cover:")
+		}
+	}
+	if err := ps.Err(op); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// probe checks one selected resource and reads its metadata.
+func probe(dir, name string, ps *vendors.Problems) (file, bool) {
+	if err := dropfs.CheckName(name); err != nil {
+		ps.Add(name, "unusable name: %v; rename the file", err)
+		return file{}, false
+	}
+	if dropfs.Ignored(name) {
+		ps.Add(name, "hidden or temporary file; rename it if it is a capture")
+		return file{}, false
+	}
+	kind, ok := media.KindOf(name)
+	if !ok {
+		ps.Add(name, "not an image (jpg, jpeg, png) or video (mp4, mov); narrow the resources patterns in %s", Marker)
+		return file{}, false
+	}
+	f, fi, err := dropfs.Open(dir, name)
+	if err != nil {
+		ps.Add(name, "%v", err)
+		return file{}, false
+	}
+	defer f.Close()
+	info, err := media.Probe(f, fi.Size(), name)
+	if err != nil {
+		ps.Add(name, "%v", err)
+		return file{}, false
+	}
+	return file{Name: name, Kind: kind, Size: fi.Size(), Width: info.Width, Height: info.Height, Duration: info.Duration}, true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func readAllLimit(f *os.File, limit int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("too large (%d bytes); recon.yaml holds a few settings", fi.Size())
+	}
+	buf := make([]byte, fi.Size())
+	_, err = f.ReadAt(buf, 0)
+	if err != nil && fi.Size() > 0 {
+		return nil, err
+	}
+	return buf, nil
+}

@@ -1,0 +1,307 @@
+package aholo
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scandrop/scandrop/vendors"
+)
+
+// Signer adds the caller's credentials to a request for the Aholo open API.
+// The open-platform signature (OpenAPISigner) is the one mode today; the
+// newer platform's API key would be a second Signer setting a header.
+type Signer interface {
+	Sign(r *http.Request)
+}
+
+// OpenAPISigner signs with the Kujiale open-platform scheme: query
+// parameters appkey, timestamp (Unix ms), sign and appuid, where sign is the
+// lowercase hex MD5 of appSecret+appKey+appuid+timestamp.
+type OpenAPISigner struct {
+	AppKey, AppSecret, AppUID string
+	Clock                     vendors.Clock // nil: the system clock
+}
+
+// Sign sets the signature query parameters, replacing any earlier ones, so
+// that a retried request carries a fresh timestamp.
+func (s OpenAPISigner) Sign(r *http.Request) {
+	now := time.Now()
+	if s.Clock != nil {
+		now = s.Clock.Now()
+	}
+	ts := strconv.FormatInt(now.UnixMilli(), 10)
+	q := r.URL.Query()
+	q.Set("appkey", s.AppKey)
+	q.Set("timestamp", ts)
+	q.Set("sign", Signature(s.AppSecret, s.AppKey, s.AppUID, ts))
+	if s.AppUID != "" {
+		q.Set("appuid", s.AppUID)
+	}
+	r.URL.RawQuery = q.Encode()
+}
+
+// Signature is the open-platform sign: hex md5(appSecret + appKey + appUID +
+// timestamp); without an appuid, md5(appSecret + appKey + timestamp).
+func Signature(appSecret, appKey, appUID, timestamp string) string {
+	sum := md5.Sum([]byte(appSecret + appKey + appUID + timestamp))
+	return hex.EncodeToString(sum[:])
+}
+
+// client sends requests to the open API and to OUS and classifies every
+// failure into a vendors.Kind, once, here.
+type client struct {
+	endpoint *url.URL
+	signer   Signer
+	http     *http.Client
+	clock    vendors.Clock
+	log      *slog.Logger
+}
+
+// callTimeout bounds one small API call; uploads have their own bound.
+const callTimeout = 2 * time.Minute
+
+// retries is how many times an idempotent call is tried before its
+// Transient error goes back to the pipeline, which has its own backoff.
+const retries = 3
+
+// tokenError marks an OUS answer saying the upload token is expired or
+// unknown: the caller fetches a new token and tries once more.
+type tokenError struct{ msg string }
+
+func (e *tokenError) Error() string { return e.msg }
+
+func isTokenError(err error) bool {
+	var te *tokenError
+	return errors.As(err, &te)
+}
+
+// answer is what came back from one request.
+type answer struct {
+	status int
+	env    *envelope // nil when the body was not an envelope
+	body   []byte
+}
+
+// roundTrip sends req and reads the answer. connected reports whether a
+// connection was obtained, i.e. whether anything may have reached the
+// server; err is a transport failure with the URL (and so the signature)
+// stripped.
+func (c *client) roundTrip(req *http.Request) (a answer, connected bool, err error) {
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected = true }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return a, connected, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	a.status = resp.StatusCode
+	a.body, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return a, true, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+	}
+	var env envelope
+	if json.Unmarshal(a.body, &env) == nil {
+		// The quickstart reads OUS answers' d without looking at c;
+		// accept an answer with data and no code as a success.
+		if env.C == "" && len(env.D) > 0 && string(env.D) != "null" && a.status/100 == 2 {
+			env.C = "0"
+		}
+		if env.C != "" {
+			a.env = &env
+		}
+	}
+	return a, true, nil
+}
+
+var (
+	authWords     = []string{"sign", "appkey", "appuid", "app key", "timestamp", "auth", "permission", "unauthori", "forbidden", "签名", "权限", "鉴权", "用户标识"}
+	throttleWords = []string{"too many", "throttl", "rate limit", "busy", "频繁", "繁忙", "限流"}
+	tokenWords    = []string{"token"}
+)
+
+func containsAny(s string, words []string) bool {
+	s = strings.ToLower(s)
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns an answer or transport failure into nil or a *vendors.Error.
+// ous marks upload-service calls, whose auth is the upload token.
+func classify(op string, a answer, connected bool, err error, ous bool) error {
+	if err != nil {
+		return &vendors.Error{Kind: vendors.Transient, Op: op, SafeToRetry: !connected, Err: err}
+	}
+	if a.env != nil && a.env.ok() && a.status/100 == 2 {
+		return nil
+	}
+	if a.env != nil {
+		msg := a.env.message()
+		e := &vendors.Error{Op: op, SafeToRetry: true, Err: fmt.Errorf("%s (c=%s, HTTP %d)", msg, a.env.C, a.status)}
+		switch {
+		case ous && (a.status == http.StatusUnauthorized || a.status == http.StatusForbidden || containsAny(msg, tokenWords)):
+			e.Kind, e.Err = vendors.Transient, &tokenError{msg: e.Err.Error()}
+		case a.status >= 500 || a.status == http.StatusTooManyRequests || containsAny(msg, throttleWords):
+			e.Kind = vendors.Transient
+		case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden || containsAny(msg, authWords):
+			e.Kind = vendors.Auth
+		default:
+			e.Kind = vendors.Rejected
+		}
+		return e
+	}
+	snippet := strings.TrimSpace(string(a.body[:min(len(a.body), 200)]))
+	e := &vendors.Error{Op: op, Err: fmt.Errorf("unexpected answer: HTTP %d %q", a.status, snippet)}
+	switch {
+	case a.status >= 500 || a.status == http.StatusTooManyRequests || a.status/100 == 2:
+		e.Kind = vendors.Transient
+	case ous && (a.status == http.StatusUnauthorized || a.status == http.StatusForbidden):
+		e.Kind, e.Err = vendors.Transient, &tokenError{msg: e.Err.Error()}
+	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
+		e.Kind = vendors.Auth
+	default:
+		e.Kind = vendors.Rejected
+	}
+	return e
+}
+
+// newAPIRequest builds a request to endpoint+path; body, if not nil, is sent
+// as JSON.
+func (c *client) newAPIRequest(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Request, error) {
+	u := *c.endpoint
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	c.signer.Sign(req)
+	return req, nil
+}
+
+// api makes one signed call and decodes d into out. It does not retry.
+// A failure that certainly left the service untouched (no connection, or an
+// error envelope) is marked SafeToRetry.
+func (c *client) api(ctx context.Context, op, method, path string, query url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: err}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	req, err := c.newAPIRequest(ctx, method, path, query, body)
+	if err != nil {
+		return &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: err}
+	}
+	a, connected, err := c.roundTrip(req)
+	if err := classify(op, a, connected, err, false); err != nil {
+		return err
+	}
+	return decodeData(op, a.env, out)
+}
+
+func decodeData(op string, env *envelope, out any) error {
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(env.D, out); err != nil {
+		return vendors.E(vendors.Transient, op, fmt.Errorf("unexpected data %.200q: %v", env.D, err))
+	}
+	return nil
+}
+
+// retry runs f until it succeeds, fails for good, or has failed retries
+// times with a Transient error, waiting a little longer each time. Token
+// errors go straight back: the caller knows how to get a new token.
+func (c *client) retry(ctx context.Context, f func() error) error {
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || !vendors.Retryable(err) || isTokenError(err) || attempt >= retries || ctx.Err() != nil {
+			return err
+		}
+		c.log.Debug("aholo: retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-c.clock.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// ousBase turns globalDomain into a base URL. It has been seen as a bare host
+// and with a scheme; a bare loopback or IP host (tests, private clouds) is
+// spoken to over plain HTTP, any other over HTTPS.
+func ousBase(domain string) (*url.URL, error) {
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		return nil, errors.New("empty globalDomain")
+	}
+	if !strings.Contains(domain, "://") {
+		host := domain
+		if i := strings.IndexByte(host, '/'); i >= 0 {
+			host = host[:i]
+		}
+		scheme := "https"
+		if isLocalHost(host) {
+			scheme = "http"
+		}
+		domain = scheme + "://" + domain
+	}
+	u, err := url.Parse(domain)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("bad globalDomain %q", domain)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+func isLocalHost(hostport string) bool {
+	host := hostport
+	if h, _, err := splitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
+}
+
+// splitHostPort is net.SplitHostPort that accepts a host without a port.
+func splitHostPort(s string) (string, string, error) {
+	if !strings.Contains(s, ":") || (strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]")) {
+		return s, "", nil
+	}
+	return net.SplitHostPort(s)
+}

@@ -1,0 +1,417 @@
+package aholo
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
+	"github.com/scandrop/scandrop/vendors/dropfs"
+)
+
+// Journal keys. Values are plain JSON so that a journal written by one
+// version can be read by the next.
+const (
+	// keyPackage holds packageRecord: every resource with its md5 and metadata.
+	keyPackage = "aholo.package"
+	// keyUploads holds map[name]uploadRecord: md5, size and, once OUS has
+	// the whole file, its URL.
+	keyUploads = "aholo.uploads"
+	// keyAssets holds map[asset]assetRecord for Finish.
+	keyAssets = "aholo.assets"
+)
+
+type packageRecord struct {
+	Files []file `json:"files"`
+}
+
+type uploadRecord struct {
+	MD5  string `json:"md5"`
+	Size int64  `json:"size"`
+	URL  string `json:"url,omitempty"`
+}
+
+type assetRecord struct {
+	File string `json:"file"` // relative to the drop
+	Size int64  `json:"size"`
+}
+
+// Job is one validated Aholo drop. It also implements vendors.Finisher.
+type Job struct {
+	v     *Vendor
+	dir   string
+	recon recon
+	files []file
+	cover string
+	log   *slog.Logger
+
+	// sent counts file bytes handed to OUS by this Job, for logs and tests.
+	sent atomic.Int64
+}
+
+var (
+	_ vendors.Job      = (*Job)(nil)
+	_ vendors.Finisher = (*Job)(nil)
+)
+
+func (j *Job) index(name string) int {
+	return slices.IndexFunc(j.files, func(f file) bool { return f.Name == name })
+}
+
+// sameFiles reports whether a recorded package lists the resources Open
+// found, same names and sizes in the same order.
+func (j *Job) sameFiles(rec []file) bool {
+	return slices.EqualFunc(rec, j.files, func(a, b file) bool { return a.Name == b.Name && a.Size == b.Size })
+}
+
+// Package computes every resource's MD5 (OUS identifies files by it, and a
+// resumed block upload finds its blocks by it) and records it with the
+// metadata. With a journal that already holds the same resources it returns
+// at once.
+func (j *Job) Package(ctx context.Context, jr vendors.Journal) error {
+	const op = "aholo: package"
+	var rec packageRecord
+	ok, err := jr.Load(keyPackage, &rec)
+	if err != nil {
+		return vendors.E(vendors.Other, op, fmt.Errorf("journal: %w", err))
+	}
+	if ok && j.sameFiles(rec.Files) {
+		j.files = rec.Files
+		return nil
+	}
+	if ok {
+		j.log.Warn("aholo: resources changed since they were packaged; packaging again")
+	}
+	files := slices.Clone(j.files)
+	for i := range files {
+		sum, err := fileMD5(ctx, j.dir, files[i])
+		if err != nil {
+			return vendors.E(kindOfFileErr(ctx, err), op, err)
+		}
+		files[i].MD5 = sum
+	}
+	if err := jr.Store(keyPackage, packageRecord{Files: files}); err != nil {
+		return vendors.E(vendors.Transient, op, fmt.Errorf("journal: %w", err))
+	}
+	j.files = files
+	j.log.Info("aholo: packaged", "files", len(files), "bytes", totalSize(files))
+	return nil
+}
+
+// errChanged marks a resource that is not what Open or Package saw.
+var errChanged = errors.New("changed since the drop was checked")
+
+func kindOfFileErr(ctx context.Context, err error) vendors.Kind {
+	if ctx.Err() != nil {
+		return vendors.Transient
+	}
+	if errors.Is(err, errChanged) || errors.Is(err, os.ErrNotExist) {
+		return vendors.Invalid
+	}
+	return vendors.Other
+}
+
+// openChecked opens a resource and checks it still has the recorded size.
+func (j *Job) openChecked(f file) (*os.File, error) {
+	fh, fi, err := dropfs.Open(j.dir, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if fi.Size() != f.Size {
+		fh.Close()
+		return nil, fmt.Errorf("%s: %w (size %d, was %d); drop the folder again", f.Name, errChanged, fi.Size(), f.Size)
+	}
+	return fh, nil
+}
+
+func fileMD5(ctx context.Context, dir string, f file) (string, error) {
+	fh, fi, err := dropfs.Open(dir, f.Name)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", f.Name, err)
+	}
+	defer fh.Close()
+	if fi.Size() != f.Size {
+		return "", fmt.Errorf("%s: %w (size %d, was %d)", f.Name, errChanged, fi.Size(), f.Size)
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, ctxReader{ctx, fh}); err != nil {
+		return "", fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a long read when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+func totalSize(files []file) int64 {
+	var n int64
+	for _, f := range files {
+		n += f.Size
+	}
+	return n
+}
+
+// packaged makes sure every resource has its md5, packaging first if the
+// pipeline skipped Package.
+func (j *Job) packaged(ctx context.Context, jr vendors.Journal) error {
+	if slices.ContainsFunc(j.files, func(f file) bool { return f.MD5 == "" }) {
+		return j.Package(ctx, jr)
+	}
+	return nil
+}
+
+// Submit creates the create-3d-recon project from the uploaded resources.
+// Every call may create a project: errors carry SafeToRetry only when the
+// service answered with an error envelope or no connection was made; an
+// outcome that cannot be known is Kind Unknown.
+func (j *Job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, error) {
+	const op = "aholo: submit"
+	if err := j.packaged(ctx, jr); err != nil {
+		return nil, err
+	}
+	uploads := map[string]uploadRecord{}
+	if _, err := jr.Load(keyUploads, &uploads); err != nil {
+		return nil, &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: fmt.Errorf("journal: %w", err)}
+	}
+	body := createRecon{
+		ProjectName: j.recon.Name,
+		Scene:       j.recon.Scene,
+		TaskQuality: j.recon.Quality,
+		AccessLevel: 1,
+		UploadSog:   j.recon.UploadSog,
+		Panorama:    j.recon.Panorama,
+		Resources:   []resource{},
+	}
+	if j.recon.Public {
+		body.AccessLevel = 0
+	}
+	for _, f := range j.files {
+		u := uploads[f.Name]
+		if u.URL == "" || u.MD5 != f.MD5 {
+			return nil, &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true,
+				Err: fmt.Errorf("%s is not uploaded yet; Upload must finish before Submit", f.Name)}
+		}
+		r := resource{Name: f.Name, Type: typeImage, URL: u.URL, Meta: meta{Width: f.Width, Height: f.Height}}
+		if f.Kind == media.Video {
+			d := f.Duration
+			r.Type, r.Meta.Duration = j.v.cfg.VideoType, &d
+		}
+		body.Resources = append(body.Resources, r)
+		if f.Name == j.cover {
+			body.Cover = u.URL
+		}
+	}
+	var id flexString
+	err := j.v.client.api(ctx, op, http.MethodPost, "/project/create-3d-recon", nil, body, &id)
+	if err != nil {
+		var e *vendors.Error
+		if errors.As(err, &e) && e.Kind == vendors.Transient && !e.SafeToRetry {
+			// The request may have reached the service: a project may
+			// exist. Only a person can tell.
+			e.Kind = vendors.Unknown
+		}
+		j.log.Error("aholo: submit failed", "err", err, "safe_to_retry", vendors.SafeToRetry(err))
+		return nil, err
+	}
+	if id == "" {
+		return nil, vendors.E(vendors.Unknown, op, "the service answered success without a projectId")
+	}
+	j.log.Info("aholo: project created", "project_id", string(id), "resources", len(body.Resources))
+	return vendors.IDs{"project_id": string(id)}, nil
+}
+
+// Poll asks task/list/by-ids once (retrying transient failures a few times).
+func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error) {
+	const op = "aholo: poll"
+	id := ids["project_id"]
+	if id == "" {
+		return vendors.Status{}, vendors.E(vendors.Other, op, "no project_id in the job's ids")
+	}
+	var tasks []task
+	err := j.v.client.retry(ctx, func() error {
+		err := j.v.client.api(ctx, op, http.MethodPost, "/project/task/list/by-ids", nil, []string{id}, &tasks)
+		return err
+	})
+	if err != nil {
+		return vendors.Status{}, err
+	}
+	var t *task
+	for i := range tasks {
+		if string(tasks[i].ProjectID) == id || (len(tasks) == 1 && tasks[i].ProjectID == "") {
+			t = &tasks[i]
+			break
+		}
+	}
+	if t == nil {
+		// Seen right after a create; the pipeline's timeout bounds it.
+		return vendors.Status{State: vendors.Running, Detail: "not listed yet"}, nil
+	}
+	code := int(t.Status)
+	s, known := taskStatuses[code]
+	switch {
+	case !known:
+		j.log.Warn("aholo: unknown task status", "project_id", id, "status", code)
+		return vendors.Status{State: vendors.Running, Detail: fmt.Sprintf("status %d", code)}, nil
+	case code == 3:
+		st := vendors.Status{State: vendors.Succeeded, Detail: s.word, Assets: map[string]string{}}
+		if r := t.Result; r != nil {
+			for k, p := range map[string]string{"ply": r.PlyPath, "spz": r.SpzPath, "sog": r.SogPath} {
+				if p != "" {
+					st.Assets[k] = j.resolve(p)
+				}
+			}
+		}
+		return st, nil
+	case s.terminal:
+		return vendors.Status{State: vendors.Failed, Detail: s.word}, nil
+	}
+	return vendors.Status{State: vendors.Running, Detail: s.word}, nil
+}
+
+// resolve makes a result path a URL: paths seen without a scheme are taken
+// relative to the endpoint's host.
+func (j *Job) resolve(p string) string {
+	if strings.Contains(p, "://") {
+		return p
+	}
+	u := *j.v.client.endpoint
+	u.Path, u.RawQuery = "/"+strings.TrimPrefix(p, "/"), ""
+	return u.String()
+}
+
+// Finish downloads the assets into <drop>/assets/<name>.<ext> when enabled
+// (Config.DownloadAssets, or download_assets in recon.yaml). Each file is
+// written beside its final name and renamed into place once complete and of
+// the announced length; one already there with the recorded size is kept.
+func (j *Job) Finish(ctx context.Context, jr vendors.Journal, st *vendors.Status) error {
+	const op = "aholo: finish"
+	want := j.v.cfg.DownloadAssets
+	if j.recon.DownloadAssets != nil {
+		want = *j.recon.DownloadAssets
+	}
+	if !want || st == nil || len(st.Assets) == 0 {
+		return nil
+	}
+	done := map[string]assetRecord{}
+	if _, err := jr.Load(keyAssets, &done); err != nil {
+		return vendors.E(vendors.Other, op, fmt.Errorf("journal: %w", err))
+	}
+	if err := os.MkdirAll(filepath.Join(j.dir, "assets"), 0o755); err != nil {
+		return vendors.E(vendors.Other, op, err)
+	}
+	keys := make([]string, 0, len(st.Assets))
+	for k := range st.Assets {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		rel := path.Join("assets", safeFileName(j.recon.Name)+"."+safeFileName(k))
+		if rec, ok := done[k]; ok && rec.File == rel {
+			if fi, err := os.Lstat(filepath.Join(j.dir, filepath.FromSlash(rel))); err == nil && fi.Mode().IsRegular() && fi.Size() == rec.Size {
+				continue
+			}
+		}
+		var n int64
+		err := j.v.client.retry(ctx, func() error {
+			var err error
+			n, err = j.download(ctx, st.Assets[k], filepath.Join(j.dir, filepath.FromSlash(rel)))
+			return err
+		})
+		if err != nil {
+			return vendors.E(vendors.KindOf(err), op, fmt.Errorf("%s: %w", k, err))
+		}
+		done[k] = assetRecord{File: rel, Size: n}
+		if err := jr.Store(keyAssets, done); err != nil {
+			return vendors.E(vendors.Transient, op, fmt.Errorf("journal: %w", err))
+		}
+		j.log.Info("aholo: asset downloaded", "asset", k, "file", rel, "bytes", n)
+	}
+	return nil
+}
+
+// download streams u into dst through a temporary file, checking the length.
+func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("bad asset URL: %v", err))
+	}
+	resp, err := j.v.client.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may carry a signature
+		}
+		return 0, vendors.E(vendors.Transient, "", fmt.Errorf("GET %s: %w", req.URL.Path, err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		kind := vendors.Rejected
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			kind = vendors.Transient
+		}
+		return 0, vendors.E(kind, "", fmt.Errorf("GET %s: HTTP %d", req.URL.Path, resp.StatusCode))
+	}
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && resp.ContentLength >= 0 && fi.Size() == resp.ContentLength {
+		return fi.Size(), nil // already there, from a run that died before journaling it
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
+	if err != nil {
+		return 0, vendors.E(vendors.Other, "", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, vendors.E(vendors.Transient, "", fmt.Errorf("GET %s: %w", req.URL.Path, err))
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return 0, vendors.E(vendors.Transient, "", fmt.Errorf("GET %s: got %d of %d bytes", req.URL.Path, n, resp.ContentLength))
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return 0, vendors.E(vendors.Other, "", err)
+	}
+	return n, nil
+}
+
+// safeFileName keeps a project name usable as a file name everywhere.
+func safeFileName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, strings.TrimSpace(s))
+	s = strings.TrimLeft(s, ".~")
+	if s == "" {
+		s = "asset"
+	}
+	return s
+}
