@@ -17,7 +17,7 @@ import (
 
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
-	"github.com/scandrop/scandrop/vendors/aholo/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testmedia"
 	"github.com/scandrop/scandrop/vendors/vendortest"
 )
 

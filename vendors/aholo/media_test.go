@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
-	"github.com/scandrop/scandrop/vendors/aholo/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testmedia"
 )
 
 func TestVideoMetadata(t *testing.T) {

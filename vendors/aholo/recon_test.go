@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/scandrop/scandrop/vendors"
-	"github.com/scandrop/scandrop/vendors/aholo/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testmedia"
 )
 
 // writeFiles creates the named files under a new temporary folder.
