@@ -244,7 +244,15 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
 		concurrency: j.v.cfg.UploadConcurrency, progress: p, sent: &j.v.Sent,
 	}
-	return m.run(ctx)
+	if st.UploadID == "" && st.Size <= st.PartSize {
+		return m.putWhole(ctx)
+	}
+	err = m.run(ctx)
+	if err != nil && multipartUnsupported(err) && st.Size <= maxPut {
+		st.UploadID, st.Parts = "", nil
+		return m.putWhole(ctx)
+	}
+	return err
 }
 
 func (v *Vendor) fileToken(ctx context.Context) (*fileToken, error) {
