@@ -39,4 +39,3 @@ func TestMoveFolderAcrossDevices(t *testing.T) {
 		t.Fatal("temporary .part folder left behind")
 	}
 }
-
