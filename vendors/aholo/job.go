@@ -224,7 +224,7 @@ func (j *Job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 			body.Cover = u.URL
 		}
 	}
-	var id flexString
+	var id projectRef
 	err := j.v.client.api(ctx, op, http.MethodPost, "/project/create-3d-recon", nil, body, &id)
 	if err != nil {
 		var e *vendors.Error
@@ -260,10 +260,15 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 	}
 	var t *task
 	for i := range tasks {
-		if string(tasks[i].ProjectID) == id || (len(tasks) == 1 && tasks[i].ProjectID == "") {
+		if string(tasks[i].ProjectID) == id {
 			t = &tasks[i]
 			break
 		}
+	}
+	if t == nil && len(tasks) > 0 {
+		// Asked for one id, the answer is about it, whatever it calls
+		// the project (the quickstart reads tasks[0]).
+		t = &tasks[0]
 	}
 	if t == nil {
 		// Seen right after a create; the pipeline's timeout bounds it.

@@ -124,6 +124,32 @@ var taskStatuses = map[int]struct {
 // flexString accepts a JSON string, number or null.
 type flexString string
 
+// projectRef is d of create-3d-recon: the quickstart returns the projectId
+// itself; an object holding it is accepted too.
+type projectRef string
+
+func (p *projectRef) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var o struct {
+			ProjectID flexString `json:"projectId"`
+			ID        flexString `json:"id"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		*p = projectRef(o.ProjectID)
+		if *p == "" {
+			*p = projectRef(o.ID)
+		}
+		return nil
+	}
+	var s flexString
+	err := s.UnmarshalJSON(b)
+	*p = projectRef(s)
+	return err
+}
+
 func (s *flexString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
