@@ -180,11 +180,18 @@ func classify(op string, a answer, connected bool, err error, ous bool) error {
 		e.Kind, e.Err = vendors.Transient, &tokenError{msg: e.Err.Error()}
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
 		e.Kind = vendors.Auth
+	case a.status == http.StatusNotFound || a.status == http.StatusMethodNotAllowed || a.status == http.StatusNotImplemented:
+		e.Kind, e.Err = vendors.Rejected, &missingEndpoint{err: e.Err}
 	default:
 		e.Kind = vendors.Rejected
 	}
 	return e
 }
+
+// missingEndpoint is an answer saying the service has no such endpoint.
+type missingEndpoint struct{ err error }
+
+func (m *missingEndpoint) Error() string { return m.err.Error() }
 
 // newAPIRequest builds a request to endpoint+path; body, if not nil, is sent
 // as JSON.

@@ -230,6 +230,13 @@ func (u *uploader) fileOnce(ctx context.Context, op string, f file, fp *fileProg
 		}
 	} else {
 		url, err := u.blocks(ctx, op, o, fh, f, fp)
+		var missing *missingEndpoint
+		if errors.As(err, &missing) {
+			// A service without block upload (only the quickstart's single
+			// upload): send the file in one request.
+			u.job.log.Warn("aholo: no block upload here; sending the file in one request", "file", f.Name, "size", f.Size)
+			url, err = u.single(ctx, op, o, fh, f, fp)
+		}
 		if err != nil || url != "" {
 			return url, err
 		}

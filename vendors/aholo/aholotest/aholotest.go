@@ -56,6 +56,9 @@ type Options struct {
 	VideoType int
 	// AssetSize is the length of each result file. Default 1024.
 	AssetSize int
+	// SingleUploadOnly serves only what the quickstart shows of OUS
+	// (single upload and status): the block endpoints answer 404.
+	SingleUploadOnly bool
 	// SeparateOUS serves OUS from a second listener, as in production.
 	SeparateOUS bool
 	// DomainScheme hands globalDomain out as "http://host:port" rather than
@@ -202,9 +205,11 @@ func NewServer(opts Options) *Server {
 	apiMux.HandleFunc("GET /v2/aholo/project/info", s.signed(s.handleInfo))
 	apiMux.HandleFunc("GET /assets/{file}", s.handleAsset)
 	ousMux.HandleFunc("POST /ous/api/v2/single/upload", s.ousCall(s.handleSingle))
-	ousMux.HandleFunc("POST /ous/api/v2/block/upload/init", s.ousCall(s.handleInit))
-	ousMux.HandleFunc("POST /ous/api/v2/block/upload/part", s.ousCall(s.handlePart))
-	ousMux.HandleFunc("POST /ous/api/v2/block/upload/abort", s.ousCall(s.handleAbort))
+	if !opts.SingleUploadOnly {
+		ousMux.HandleFunc("POST /ous/api/v2/block/upload/init", s.ousCall(s.handleInit))
+		ousMux.HandleFunc("POST /ous/api/v2/block/upload/part", s.ousCall(s.handlePart))
+		ousMux.HandleFunc("POST /ous/api/v2/block/upload/abort", s.ousCall(s.handleAbort))
+	}
 	ousMux.HandleFunc("GET /ous/api/v2/upload/status", s.ousCall(s.handleStatus))
 	ousMux.HandleFunc("GET /files/{md5}/{name}", s.handleFile)
 
@@ -707,7 +712,7 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, t *token) 
 	case !md5Hex.MatchString(sum):
 		refuse(w, errFailed, "md5 is required")
 		return
-	case size > s.opts.BlockSize:
+	case size > s.opts.BlockSize && !s.opts.SingleUploadOnly:
 		refuse(w, errFailed, "file larger than blockSize %d; use block upload", s.opts.BlockSize)
 		return
 	case hex.EncodeToString(got) != sum:
