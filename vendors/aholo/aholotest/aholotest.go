@@ -696,7 +696,11 @@ func (s *Server) handleSingle(w http.ResponseWriter, r *http.Request, t *token) 
 			}
 			tmp = f.Name()
 			h := md5.New()
-			size, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(s.counting(p), s.opts.BlockSize+1))
+			limit := s.opts.BlockSize + 1
+			if s.opts.SingleUploadOnly {
+				limit = 1 << 40
+			}
+			size, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(s.counting(p), limit))
 			f.Close()
 			if err != nil {
 				refuse(w, errFailed, "reading file: %v", err)
