@@ -34,9 +34,12 @@ type Record struct {
 	// Submit is "" (not tried), "sent" (a request went out and its answer
 	// is not known: never send another), "refused" (the vendor answered
 	// with an error; nothing was created) or "created".
-	Submit      string      `json:"submit,omitempty"`
-	SubmittedAt time.Time   `json:"submitted_at,omitzero"`
-	IDs         vendors.IDs `json:"vendor_ids,omitempty"`
+	Submit      string    `json:"submit,omitempty"`
+	SubmittedAt time.Time `json:"submitted_at,omitzero"`
+	// WaitSince is when this attempt began waiting for the task; the
+	// vendor timeout counts from it, across restarts.
+	WaitSince time.Time   `json:"wait_since,omitzero"`
+	IDs       vendors.IDs `json:"vendor_ids,omitempty"`
 	// Progress of the upload, for status.
 	UploadedBytes int64 `json:"uploaded_bytes,omitempty"`
 	TotalBytes    int64 `json:"total_bytes,omitempty"`

@@ -162,7 +162,7 @@ func newAttempt(r *Record) {
 	if !keepIDs {
 		r.IDs, r.Submit, r.SubmittedAt = nil, "", time.Time{}
 	}
-	r.Result, r.Stage, r.UploadedBytes, r.TotalBytes = nil, "", 0, 0
+	r.Result, r.Stage, r.UploadedBytes, r.TotalBytes, r.WaitSince = nil, "", 0, 0, time.Time{}
 	r.Attempt++
 }
 
@@ -405,7 +405,14 @@ func (r *run) submit(ctx context.Context, job vendors.Job, s VendorSettings) (ve
 // the submit, passes.
 func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vendors.Status, error) {
 	rec := r.j.Record()
-	deadline := rec.SubmittedAt.Add(s.Timeout)
+	if rec.WaitSince.IsZero() {
+		now := r.p.o.Clock.Now().UTC()
+		if err := r.j.Update(func(rc *Record) { rc.WaitSince = now }); err != nil {
+			return vendors.Status{}, err
+		}
+		rec.WaitSince = now
+	}
+	deadline := rec.WaitSince.Add(s.Timeout)
 	out := outage{log: r.log, clock: r.p.o.Clock}
 	backoff := r.p.o.MinBackoff
 	last := ""

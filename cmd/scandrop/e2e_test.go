@@ -57,6 +57,9 @@ type harness struct {
 	s3   *testenv.S3
 	gw   *realseetest.Server
 
+	// timeout is realsee.timeout in the config.
+	timeout string
+
 	mu    sync.Mutex
 	procs []*exec.Cmd
 	logs  *bytes.Buffer
@@ -69,7 +72,7 @@ const (
 
 func newHarness(t *testing.T, opts realseetest.Options) *harness {
 	t.Helper()
-	h := &harness{t: t, root: t.TempDir(), logs: &bytes.Buffer{}}
+	h := &harness{t: t, root: t.TempDir(), logs: &bytes.Buffer{}, timeout: "1m"}
 	h.s3 = testenv.StartS3(t)
 	opts.AppKey, opts.AppSecret = testAppKey, testAppSecret
 	opts.S3Endpoint, opts.Bucket, opts.Region = h.s3.Endpoint, h.s3.Bucket, h.s3.Region
@@ -99,10 +102,10 @@ realsee:
   app_key: %s
   app_secret_file: realsee.secret
   poll_interval: 100ms
-  timeout: 1m
+  timeout: %s
   part_size: 5MiB
   upload_concurrency: 3
-%s`, h.gw.URL, testAppKey, extra)
+%s`, h.gw.URL, testAppKey, h.timeout, extra)
 	os.WriteFile(filepath.Join(h.root, "realsee.secret"), []byte(testAppSecret+"\n"), 0o600)
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
 		h.t.Fatal(err)
@@ -506,5 +509,39 @@ func TestE2EGatewayOutage(t *testing.T) {
 	}
 	if n := len(h.gw.Submits()); n != 1 {
 		t.Fatalf("%d submits, want 1", n)
+	}
+}
+
+// A task that outlives the vendor timeout fails the job as a timeout, with
+// its task_code kept; moved back to inbox/, the job polls the same task
+// again instead of submitting anew.
+func TestE2ETimeoutThenRetry(t *testing.T) {
+	h := newHarness(t, realseetest.Options{})
+	h.timeout = "1500ms"
+	h.writeConfig("")
+	h.gw.HoldTasks(true)
+	h.start()
+	h.drop("slowvendor", realseeDrop(t, 2, 256))
+	res, where := h.waitResult("slowvendor", 30*time.Second)
+	if where != "failed" || res.Error == nil || res.Error.Kind != "timeout" || !res.Error.Retryable || res.VendorIDs["task_code"] == "" {
+		t.Fatalf("landed in %s: %+v %+v", where, res.Error, res.VendorIDs)
+	}
+	code := res.VendorIDs["task_code"]
+	h.gw.HoldTasks(false)
+	if err := os.Rename(h.watch("failed", "slowvendor"), h.watch("inbox", "slowvendor")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retried job to land in done/", 30*time.Second, func() bool {
+		_, err := os.Stat(h.watch("done", "slowvendor", "result.json"))
+		return err == nil
+	})
+	b, _ := os.ReadFile(h.watch("done", "slowvendor", "result.json"))
+	var again pipeline.Result
+	json.Unmarshal(b, &again)
+	if !again.Success() || again.VendorIDs["task_code"] != code {
+		t.Fatalf("retry: %+v", again)
+	}
+	if n := len(h.gw.Submits()); n != 1 {
+		t.Fatalf("%d submits, want 1: the retry must poll the task it has", n)
 	}
 }
