@@ -76,3 +76,38 @@ func TestUploadWithoutMultipart(t *testing.T) {
 		t.Fatalf("multipart was tried %d times, want once before falling back", refused)
 	}
 }
+
+// The file token names a region the store does not use (an S3-compatible
+// store configured for us-east-1, say): the store's answer names the one it
+// expects, and the upload goes on with it.
+func TestUploadLearnsRegionFromStore(t *testing.T) {
+	store := minis3.NewServer(minis3.Options{AccessKey: "AK", SecretKey: "SK", Region: "us-east-1", Buckets: []string{"vrlab-private"}})
+	defer store.Close()
+	gw := realseetest.NewServer(realseetest.Options{AppKey: "k", AppSecret: "s", S3Endpoint: store.URL(),
+		Bucket: "vrlab-private", Region: "ap-northeast-1", AccessKey: "AK", SecretKey: "SK"})
+	defer gw.Close()
+	v := realsee.New(realsee.Config{Endpoint: gw.URL, AppKey: "k", AppSecret: "s", HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	dir := t.TempDir()
+	copyTree(t, "../../examples/realsee/nave-2026-11-20", dir)
+	ctx := context.Background()
+	jr := vendortest.NewMemJournal()
+	job, err := v.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Package(ctx, jr); err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Upload(ctx, jr, nil); err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		Key     string
+		Done    bool
+		Storage struct{ Region string }
+	}
+	jr.Load("realsee.upload", &up)
+	if _, ok := store.Object("vrlab-private", up.Key); !ok || !up.Done || up.Storage.Region != "us-east-1" {
+		t.Fatalf("upload state %+v; object stored: %v", up, ok)
+	}
+}

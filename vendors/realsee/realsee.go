@@ -240,17 +240,26 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		return f, err
 	}}
 	defer arch.Close()
-	m := &multipart{
-		s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
-		concurrency: j.v.cfg.UploadConcurrency, progress: p, sent: &j.v.Sent,
+	send := func() error {
+		m := &multipart{
+			s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
+			concurrency: j.v.cfg.UploadConcurrency, progress: p, sent: &j.v.Sent,
+		}
+		if st.UploadID == "" && st.Size <= st.PartSize {
+			return m.putWhole(ctx)
+		}
+		err := m.run(ctx)
+		if err != nil && multipartUnsupported(err) && st.Size <= maxPut {
+			st.UploadID, st.Parts = "", nil
+			return m.putWhole(ctx)
+		}
+		return err
 	}
-	if st.UploadID == "" && st.Size <= st.PartSize {
-		return m.putWhole(ctx)
-	}
-	err = m.run(ctx)
-	if err != nil && multipartUnsupported(err) && st.Size <= maxPut {
-		st.UploadID, st.Parts = "", nil
-		return m.putWhole(ctx)
+	err = send()
+	if err != nil && st.UploadID == "" && readdress(&st.Storage, err) {
+		j.v.cfg.Logger.Warn("realsee: the store answered for another address; using it",
+			"endpoint", st.Storage.Endpoint, "region", st.Storage.Region, "path_style", st.Storage.PathStyle)
+		err = send()
 	}
 	return err
 }
