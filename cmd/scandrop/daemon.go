@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/realsee"
@@ -97,9 +98,27 @@ type daemon struct {
 	// daemon owns.
 	orphanScan time.Duration
 
-	mu      sync.Mutex
-	running map[string]bool
-	wg      sync.WaitGroup
+	// monitor, if set, is told when a job ends here without finishing,
+	// and gives live status its fresher view.
+	monitor  *ops.Monitor
+	reporter *ops.Reporter
+
+	mu       sync.Mutex
+	running  map[string]bool
+	watchers map[string]*watcher.Watcher // by watch dir, once run has made them
+	wg       sync.WaitGroup
+}
+
+// inbox returns the live inbox view of the watch dir, or nil before the
+// daemon runs.
+func (d *daemon) inbox(dir string) func() []watcher.FolderState {
+	d.mu.Lock()
+	w := d.watchers[dir]
+	d.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	return w.Inbox
 }
 
 func (d *daemon) run(ctx context.Context) error {
@@ -118,6 +137,12 @@ func (d *daemon) run(ctx context.Context) error {
 		if err != nil {
 			return usageError{err.Error()}
 		}
+		d.mu.Lock()
+		if d.watchers == nil {
+			d.watchers = map[string]*watcher.Watcher{}
+		}
+		d.watchers[wc.Dir] = w
+		d.mu.Unlock()
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -187,6 +212,9 @@ func (d *daemon) handle(ctx context.Context, dir string, fresh bool) {
 		d.mu.Unlock()
 	}()
 	_, _, err := d.pipe.Handle(ctx, dir, fresh)
+	if err != nil && d.monitor != nil {
+		d.monitor.Forget(filepath.Base(dir))
+	}
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 	case errors.Is(err, pipeline.ErrOwned):
@@ -206,17 +234,78 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageError{"run takes no arguments"}
 	}
-	cfg, err := loadConfig(cf.config)
-	if err != nil {
-		return err
+	cfg, cfgErr := loadConfig(cf.config)
+	if underServiceManager() {
+		// The SCM must be answered whatever happens next; a bad config is
+		// then reported in the event log.
+		level := cf.logLevel
+		if level == "" && cfg != nil {
+			level = cfg.Log.Level
+		}
+		return runAsService(level, func(ctx context.Context, log *slog.Logger) error {
+			if cfgErr != nil {
+				return cfgErr
+			}
+			return runDaemon(ctx, cfg, log)
+		})
+	}
+	if cfgErr != nil {
+		return cfgErr
 	}
 	log, err := loggerFor(cfg, cf, stderr)
 	if err != nil {
 		return err
 	}
+	return runDaemon(ctx, cfg, log)
+}
+
+// runDaemon is `scandrop run` once configured: the daemon, its observers
+// (metrics, notifications) and the HTTP listener.
+func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	mon := ops.NewMonitor(ops.BuildInfo(version, commitString()), nil)
+	notifier := ops.NewNotifier(cfg.Notify, ops.NotifierOptions{
+		Logger: log, UserAgent: "scandrop/" + version, Count: mon.Notified,
+	})
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
-	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, nil), log: log}
-	return d.run(ctx)
+	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, pipeline.Observers{mon, notifier}), log: log, monitor: mon}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var served <-chan error
+	if cfg.HTTP != nil {
+		srv := &ops.Server{
+			Report:  func(ctx context.Context) ops.Report { return d.report(ctx) },
+			Monitor: mon, Roots: watchDirs(cfg), Version: versionString(), Logger: log,
+		}
+		addr, done, err := srv.ListenAndServe(ctx, cfg.HTTP.Listen)
+		if err != nil {
+			return usageError{fmt.Sprintf("http.listen: %v", err)}
+		}
+		served = done
+		log.Info("http listening", "addr", addr.String(), "status_page", "http://"+addr.String()+"/")
+	}
+	err := d.run(ctx)
+	stop()
+	if served != nil {
+		<-served
+	}
+	// Notifications under way get a moment to finish; the rest are logged
+	// as not delivered.
+	grace, cancel := context.WithTimeout(context.Background(), notifyGrace)
+	notifier.Close(grace)
+	cancel()
+	return err
+}
+
+// notifyGrace is how long a stopping daemon waits for notifications.
+const notifyGrace = 10 * time.Second
+
+func watchDirs(cfg *config.Config) []string {
+	var dirs []string
+	for _, w := range cfg.Watches {
+		dirs = append(dirs, w.Dir)
+	}
+	return dirs
 }
 
 func loggerFor(cfg *config.Config, cf commonFlags, w io.Writer) (*slog.Logger, error) {
@@ -246,7 +335,16 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	log, err := loggerFor(cfg, cf, stderr)
+	// On a terminal, a progress bar; the log scrolls above it.
+	var obs pipeline.Observer
+	var bar *progressBar
+	logOut := stderr
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+		bar = newProgressBar(f)
+		defer bar.Close()
+		obs, logOut = bar, bar
+	}
+	log, err := loggerFor(cfg, cf, logOut)
 	if err != nil {
 		return err
 	}
@@ -258,8 +356,11 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{fmt.Sprintf("%s: not a folder", pos[0])}
 	}
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
-	p := newPipeline(cfg, w, log, nil)
+	p := newPipeline(cfg, w, log, obs)
 	res, err := p.Process(ctx, dir, true)
+	if bar != nil {
+		bar.Close()
+	}
 	if err != nil {
 		return err
 	}
@@ -286,11 +387,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Sprintf("%s: not a folder", dir)}
 	}
 	// Validation is offline: vendors with no credentials do.
-	vs := []vendors.Vendor{realsee.New(realsee.Config{})}
-	if a := newAholo(&config.Aholo{}, world{}, slog.New(slog.DiscardHandler)); a != nil {
-		vs = append(vs, a)
-	}
-	name, err := pipeline.Check(ctx, dir, vs)
+	name, err := pipeline.Check(ctx, dir, offlineVendors())
 	if err == nil {
 		fmt.Fprintf(stdout, "%s: a valid %s drop\n", dir, name)
 		return nil

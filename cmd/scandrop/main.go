@@ -32,7 +32,7 @@ Usage:
   scandrop check FOLDER                    validate a drop offline; touches nothing
   scandrop demo                            the offline sandbox: fake vendors, bundled examples
   scandrop status [--config FILE] [--json] jobs in processing, inbox folders, last results
-  scandrop service install|uninstall|start|stop|restart|status [--config FILE]
+  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]
   scandrop version
 
 Common flags:

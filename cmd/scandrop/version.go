@@ -13,6 +13,12 @@ var (
 )
 
 func versionString() string {
+	return fmt.Sprintf("scandrop %s (commit %s, %s, %s/%s)", version, commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// commitString is the commit scandrop was built from: -X main.commit (make
+// build), else what the go command recorded, else "unknown".
+func commitString() string {
 	c := commit
 	if c == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
@@ -26,5 +32,5 @@ func versionString() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("scandrop %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return c
 }

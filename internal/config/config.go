@@ -54,6 +54,13 @@ type Config struct {
 	// configured".
 	Aholo *Aholo `yaml:"aholo"`
 
+	// HTTP is the optional status and metrics listener. Nil (off) when the
+	// section is absent; "http: {}" turns it on at the default address.
+	HTTP *HTTP `yaml:"http"`
+
+	// Notify says whom to tell when a job lands in done/ or failed/.
+	Notify Notify `yaml:"notify"`
+
 	// Path is the absolute path of the file loaded; empty for Default.
 	Path string `yaml:"-"`
 }
@@ -100,6 +107,84 @@ type Log struct {
 	// object per line).
 	Format string `yaml:"format"`
 }
+
+// HTTP is the status and metrics listener: /healthz, /status (the JSON of
+// "scandrop status --json", live), / (an HTML status page) and /metrics
+// (Prometheus text format). It has no authentication: keep it on loopback
+// or behind a reverse proxy that adds some.
+type HTTP struct {
+	// Listen is the host:port to listen on. Default 127.0.0.1:9180 (this
+	// machine only); ":9180" listens on every interface.
+	Listen string `yaml:"listen"`
+}
+
+// Notify lists the webhooks and commands told about finished jobs. Each runs
+// in the background after the folder has moved: a slow or failing receiver
+// never holds up a job, and nothing is retried forever.
+type Notify struct {
+	// Webhooks receive a POST of the job's result.json.
+	Webhooks []Webhook `yaml:"webhooks"`
+
+	// Commands are run for finished jobs.
+	Commands []Command `yaml:"commands"`
+}
+
+// Webhook is one HTTP receiver. The request body is the job's result.json
+// exactly as written; headers: Content-Type application/json,
+// X-Scandrop-Event (done or failed), X-Scandrop-Delivery (the same id on
+// every retry of one notification, to drop duplicates), and, with a secret,
+// X-Scandrop-Signature: sha256=<hex HMAC-SHA256 of the body>. A 2xx answer
+// is a delivery; network errors, 408, 429 and 5xx are retried with backoff,
+// any other answer is not.
+type Webhook struct {
+	// URL is the absolute http(s) URL to POST to. Required. It may carry a
+	// token in its path or query; logs show only its host.
+	URL Secret `yaml:"url"`
+
+	// Secret is the HMAC-SHA256 key that signs the body. Optional (without
+	// one, requests are unsigned); or SecretFile.
+	Secret Secret `yaml:"secret"`
+
+	// SecretFile names a file holding Secret; see Realsee.AppSecretFile.
+	SecretFile string `yaml:"secret_file"`
+
+	// Events are the outcomes to send: "done", "failed". Default both.
+	Events []string `yaml:"events"`
+
+	// Timeout bounds each attempt. Default 10s; > 0.
+	Timeout Duration `yaml:"timeout"`
+
+	// Attempts is how many times a notification is tried before it is
+	// given up (logged as undelivered). Default 8, waiting 2s, 4s, 8s, …
+	// up to 5m between tries (about 4 minutes in all); at least 1.
+	Attempts int `yaml:"attempts"`
+}
+
+// Command is a program run for finished jobs, directly (not through a
+// shell), with the result.json path appended as its last argument and in
+// the environment: SCANDROP_RESULT (that path), SCANDROP_STATUS (success or
+// failed), SCANDROP_EVENT (done or failed), SCANDROP_FOLDER (the folder's
+// name) and SCANDROP_DIR (where the folder now is). For a shell one-liner,
+// run [sh, -c, "..."] and use the variables. Its output goes to the log; a
+// command that fails is logged, not retried.
+type Command struct {
+	// Run is the program and its arguments. Required; a relative program
+	// path resolves against the config file's folder, a bare name through
+	// PATH.
+	Run []string `yaml:"run"`
+
+	// Events are the outcomes to run for: "done", "failed". Default both.
+	Events []string `yaml:"events"`
+
+	// Timeout kills the command after this long. Default 1m; > 0.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Notification events, named after the folder a job lands in.
+const (
+	EventDone   = "done"
+	EventFailed = "failed"
+)
 
 // Realsee is the Realsee open platform account used for manifest.json drops.
 type Realsee struct {
@@ -198,6 +283,10 @@ const (
 	defaultAholoTimeout             = Duration(6 * time.Hour)
 	defaultAholoUploadConcurrency   = 4
 	defaultAholoVideoType           = 1
+	defaultHTTPListen               = "127.0.0.1:9180"
+	defaultWebhookTimeout           = Duration(10 * time.Second)
+	defaultWebhookAttempts          = 8
+	defaultCommandTimeout           = Duration(time.Minute)
 
 	// The object store's multipart limits (S3 and COS alike).
 	minPartSize = 5 * MiB
@@ -269,6 +358,30 @@ func (c *Config) setDefaults(explicit func(path string) bool) {
 		if a.VideoType == nil {
 			v := defaultAholoVideoType
 			a.VideoType = &v
+		}
+	}
+	if h := c.HTTP; h != nil && def("http.listen", h.Listen == "") {
+		h.Listen = defaultHTTPListen
+	}
+	for i := range c.Notify.Webhooks {
+		w, p := &c.Notify.Webhooks[i], fmt.Sprintf("notify.webhooks[%d].", i)
+		if def(p+"events", len(w.Events) == 0) {
+			w.Events = []string{EventDone, EventFailed}
+		}
+		if def(p+"timeout", w.Timeout == 0) {
+			w.Timeout = defaultWebhookTimeout
+		}
+		if def(p+"attempts", w.Attempts == 0) {
+			w.Attempts = defaultWebhookAttempts
+		}
+	}
+	for i := range c.Notify.Commands {
+		cm, p := &c.Notify.Commands[i], fmt.Sprintf("notify.commands[%d].", i)
+		if def(p+"events", len(cm.Events) == 0) {
+			cm.Events = []string{EventDone, EventFailed}
+		}
+		if def(p+"timeout", cm.Timeout == 0) {
+			cm.Timeout = defaultCommandTimeout
 		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +18,12 @@ import (
 func (d *decoder) resolve(c *Config, base string) {
 	for i := range c.Watches {
 		if w := &c.Watches[i]; w.Dir != "" {
+			if msg := driveRelative(w.Dir); msg != "" {
+				p := fmt.Sprintf("watches[%d].dir", i)
+				d.report(p, p+": "+msg)
+				d.bad[p] = true
+				continue
+			}
 			w.Dir = absPath(base, w.Dir)
 		}
 	}
@@ -25,6 +34,16 @@ func (d *decoder) resolve(c *Config, base string) {
 	if a := c.Aholo; a != nil {
 		a.Endpoint = strings.TrimRight(a.Endpoint, "/")
 		d.secretFile("aholo", &a.AppSecret, &a.AppSecretFile, base)
+	}
+	for i := range c.Notify.Webhooks {
+		w, p := &c.Notify.Webhooks[i], fmt.Sprintf("notify.webhooks[%d]", i)
+		d.readSecretFile(p+".secret", p+".secret_file", &w.Secret, &w.SecretFile, base)
+	}
+	for i := range c.Notify.Commands {
+		cm := &c.Notify.Commands[i]
+		if len(cm.Run) > 0 && strings.ContainsAny(cm.Run[0], `/`+string(filepath.Separator)) {
+			cm.Run[0] = absPath(base, cm.Run[0])
+		}
 	}
 }
 
@@ -41,16 +60,42 @@ func absPath(base, p string) string {
 	return filepath.Clean(p)
 }
 
+// driveRelative reports a Windows path like C:scans, which is relative to
+// the current directory of drive C: — a service has none worth naming — and
+// which no base folder can anchor. Elsewhere it is always "".
+func driveRelative(p string) string {
+	if v := filepath.VolumeName(p); v != "" && !filepath.IsAbs(p) && !strings.HasPrefix(v, `\\`) {
+		return fmt.Sprintf("%q is relative to the current folder of drive %s; write %s\\%s", p, v, v, p[len(v):])
+	}
+	return ""
+}
+
+// sameDirKey is the key under which two watch dirs count as the same: file
+// names are case-insensitive on Windows and, by default, on macOS.
+func sameDirKey(dir string) string {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		return strings.ToLower(dir)
+	}
+	return dir
+}
+
 // secretFile loads *file into *secret. Messages name the file, never its
 // content.
 func (d *decoder) secretFile(section string, secret *Secret, file *string, base string) {
+	d.readSecretFile(section+".app_secret", section+".app_secret_file", secret, file, base)
+}
+
+// readSecretFile loads *file, the value of the key fileKey, into *secret, the
+// value of secretKey.
+func (d *decoder) readSecretFile(secretKey, fileKey string, secret *Secret, file *string, base string) {
 	if *file == "" {
 		return
 	}
-	key := section + ".app_secret_file"
+	key := fileKey
 	if *secret != "" {
-		d.report(key, section+": app_secret and app_secret_file are both set; keep one")
-		d.bad[section+".app_secret"] = true
+		section := parent(secretKey)
+		d.report(key, fmt.Sprintf("%s: %s and %s are both set; keep one", section, secretKey[len(section)+1:], fileKey[len(section)+1:]))
+		d.bad[secretKey] = true
 		return
 	}
 	*file = absPath(base, *file)
@@ -120,10 +165,10 @@ func (c *Config) validate(report func(path, msg string)) {
 		p := fmt.Sprintf("watches[%d]", i)
 		if w.Dir == "" {
 			reportf(p+".dir", "%s: dir is required", p)
-		} else if first, dup := dirs[w.Dir]; dup {
+		} else if first, dup := dirs[sameDirKey(w.Dir)]; dup {
 			reportf(p+".dir", "%s.dir: %s is already watched by watches[%d]", p, w.Dir, first)
 		} else {
-			dirs[w.Dir] = i
+			dirs[sameDirKey(w.Dir)] = i
 		}
 		oneOf(p+".mode", w.Mode, ModeAuto, ModeNotify, ModePoll)
 		positive(p+".poll_interval", w.PollInterval)
@@ -155,6 +200,62 @@ func (c *Config) validate(report func(path, msg string)) {
 		positive("aholo.timeout", a.Timeout)
 		atLeast("aholo.upload_concurrency", a.UploadConcurrency, 1)
 	}
+	if h := c.HTTP; h != nil {
+		if msg := checkListen(h.Listen); msg != "" {
+			reportf("http.listen", "http.listen: %s", msg)
+		}
+	}
+	events := func(path string, evs []string) {
+		for i, e := range evs {
+			oneOf(fmt.Sprintf("%s[%d]", path, i), e, EventDone, EventFailed)
+		}
+	}
+	for i, w := range c.Notify.Webhooks {
+		p := fmt.Sprintf("notify.webhooks[%d]", i)
+		if w.URL == "" {
+			reportf(p+".url", "%s: url is required", p)
+		} else if msg := checkWebhookURL(w.URL.Reveal()); msg != "" {
+			reportf(p+".url", "%s.url: %s", p, msg)
+		}
+		events(p+".events", w.Events)
+		positive(p+".timeout", w.Timeout)
+		atLeast(p+".attempts", w.Attempts, 1)
+	}
+	for i, cm := range c.Notify.Commands {
+		p := fmt.Sprintf("notify.commands[%d]", i)
+		if len(cm.Run) == 0 || cm.Run[0] == "" {
+			reportf(p+".run", "%s: run is required: the program and its arguments, as a list", p)
+		}
+		events(p+".events", cm.Events)
+		positive(p+".timeout", cm.Timeout)
+	}
+}
+
+// checkListen returns what is wrong with a host:port listen address, or "".
+func checkListen(s string) string {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port, e.g. 127.0.0.1:9180", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q: the port must be a number from 0 to 65535", s)
+	}
+	return ""
+}
+
+// checkWebhookURL returns what is wrong with a webhook URL, or "". It never
+// quotes the URL, which may carry a token.
+func checkWebhookURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "not a URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must start with https:// or http://"
+	case u.Host == "":
+		return "has no host"
+	}
+	return ""
 }
 
 // checkEndpoint returns what is wrong with an endpoint URL, or "". It shows

@@ -1,0 +1,73 @@
+package ops
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteText writes the report as tables for people, one block per watch.
+func WriteText(w io.Writer, rep Report) error {
+	for i, ws := range rep.Watches {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "watch %s\n", ws.Dir)
+		if ws.Error != "" {
+			fmt.Fprintf(w, "  %s\n", ws.Error)
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  processing (%d)\n", len(ws.Processing))
+		if len(ws.Processing) > 0 {
+			fmt.Fprintf(tw, "    FOLDER\tVENDOR\tSTAGE\tFOR\tPROGRESS\tAGE\tVENDOR IDS\n")
+		}
+		for _, j := range ws.Processing {
+			prog := "-"
+			if j.TotalBytes > 0 {
+				prog = fmt.Sprintf("%d%% of %s", j.UploadedBytes*100/j.TotalBytes, HumanBytes(j.TotalBytes))
+			}
+			stage := j.Stage
+			if j.VendorStatus != "" {
+				stage += " (" + j.VendorStatus + ")"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Folder, dash(j.Vendor), stage, dash(j.StageAge), prog, dash(j.Age), dash(IDs(j.VendorIDs)))
+			if j.Retrying != "" {
+				fmt.Fprintf(tw, "      retrying: %s\n", j.Retrying)
+			}
+			if j.Error != "" {
+				fmt.Fprintf(tw, "      %s\n", j.Error)
+			}
+		}
+		fmt.Fprintf(tw, "  inbox (%d)\n", len(ws.Inbox))
+		for _, in := range ws.Inbox {
+			fmt.Fprintf(tw, "    %s\t%s\n", in.Folder, in.Reason)
+			if in.Problem != "" {
+				more := ""
+				if in.Problems > 1 {
+					more = fmt.Sprintf(" (%d problems in all; run scandrop check)", in.Problems)
+				}
+				fmt.Fprintf(tw, "    \twill fail: %s%s\n", in.Problem, more)
+			}
+		}
+		fmt.Fprintf(tw, "  recent (%d)\n", len(ws.Recent))
+		for _, r := range ws.Recent {
+			detail := r.Link
+			if r.Error != "" {
+				detail = r.Error
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", r.Folder, r.Status, r.FinishedAt.Local().Format("2006-01-02 15:04"), detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
