@@ -241,16 +241,22 @@ notify:
 		return err == nil && rec.Stage == pipeline.StageWait
 	})
 
+	// The journal is written before observers hear of a stage: wait for
+	// the live view to catch up.
 	var rep ops.Report
-	if err := json.Unmarshal([]byte(httpGet(t, base+"/status")), &rep); err != nil {
-		t.Fatal(err)
-	}
 	var job *ops.Job
-	for i, j := range rep.Watches[0].Processing {
-		if j.Folder == "rood screen" {
-			job = &rep.Watches[0].Processing[i]
+	waitFor(t, "the live status to show the wait", 10*time.Second, func() bool {
+		rep, job = ops.Report{}, nil
+		if err := json.Unmarshal([]byte(httpGet(t, base+"/status")), &rep); err != nil {
+			t.Fatal(err)
 		}
-	}
+		for i, j := range rep.Watches[0].Processing {
+			if j.Folder == "rood screen" {
+				job = &rep.Watches[0].Processing[i]
+			}
+		}
+		return job != nil && job.Stage == "wait"
+	})
 	if !rep.Live || job == nil || job.Stage != "wait" || job.VendorIDs["task_code"] == "" || job.TotalBytes == 0 || job.UploadedBytes != job.TotalBytes {
 		t.Errorf("live status: %+v", rep.Watches[0].Processing)
 	}
