@@ -49,6 +49,10 @@ func hasMarker(top []fs.DirEntry, markers []string) bool {
 // discovery scan, after file events, observes only new names. Both forget
 // folders that disappeared and then try to claim ready ones.
 func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
+	if w.opts.OnScan != nil {
+		start := time.Now()
+		defer func() { w.opts.OnScan(full, time.Since(start)) }()
+	}
 	entries, err := os.ReadDir(w.path(InboxDir))
 	if err != nil {
 		// waitRoot logs the cause once; logging here too would double it.

@@ -57,6 +57,10 @@ type Options struct {
 	Dir string
 	// Mode is ModeAuto, ModeNotify or ModePoll; "" means ModeAuto.
 	Mode Mode
+	// OnScan, if set, is told how long each scan of inbox/ took (full
+	// rescans and the quick ones after file events), for metrics. It is
+	// called from the watcher's goroutine and must be quick.
+	OnScan func(full bool, took time.Duration)
 	// PollInterval is the period of the full rescan (plus up to 10% jitter,
 	// so that daemons sharing a mount do not scan in lockstep).
 	PollInterval time.Duration

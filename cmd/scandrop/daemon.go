@@ -121,6 +121,14 @@ func (d *daemon) inbox(dir string) func() []watcher.FolderState {
 	return w.Inbox
 }
 
+// scanned reports a watch's scan times to the monitor, if there is one.
+func (d *daemon) scanned(dir string) func(bool, time.Duration) {
+	if d.monitor == nil {
+		return nil
+	}
+	return func(full bool, took time.Duration) { d.monitor.Scanned(dir, full, took) }
+}
+
 func (d *daemon) run(ctx context.Context) error {
 	slots := watcher.NewSlots(d.cfg.MaxJobs)
 	d.running = map[string]bool{}
@@ -133,6 +141,7 @@ func (d *daemon) run(ctx context.Context) error {
 		w, err := watcher.New(watcher.Options{
 			Dir: wc.Dir, Mode: watcher.Mode(wc.Mode), PollInterval: time.Duration(wc.PollInterval),
 			Settle: time.Duration(wc.Settle), Markers: markerNames(), Logger: d.log.With("watch", wc.Dir),
+			OnScan: d.scanned(wc.Dir),
 		})
 		if err != nil {
 			return usageError{err.Error()}

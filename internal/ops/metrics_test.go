@@ -71,6 +71,8 @@ func TestMetrics(t *testing.T) {
 	m.Finished("a", &pipeline.Result{Status: "failed", Vendor: "realsee", Error: &pipeline.ResultError{Stage: "wait", Kind: "vendor_failed"}}, "/x")
 	m.Finished("c", &pipeline.Result{Status: "failed", Vendor: "realsee", Error: &pipeline.ResultError{Stage: "validate", Kind: "invalid"}}, "/x")
 	m.Notified("webhook", "delivered")
+	m.Scanned("/srv/scans", true, 3*time.Millisecond)
+	m.Scanned("/srv/scans", true, 2*time.Second)
 
 	srv := httptest.NewServer((&Server{Monitor: m, Roots: []string{root, `C:\odd "dir"` + "\n"}, Report: func(context.Context) Report { return Report{} }}).Handler())
 	defer srv.Close()
@@ -104,6 +106,8 @@ func TestMetrics(t *testing.T) {
 		`scandrop_vendor_errors_total{vendor="realsee",stage="wait",kind="transient"} 1`,
 		`scandrop_vendor_errors_total{vendor="realsee",stage="wait",kind="vendor_failed"} 1`,
 		`scandrop_notifications_total{channel="webhook",outcome="delivered"} 1`,
+		`scandrop_scan_duration_seconds_bucket{watch="/srv/scans",kind="full",le="0.005"} 1`,
+		`scandrop_scan_duration_seconds_count{watch="/srv/scans",kind="full"} 2`,
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("metrics lack %s", want)

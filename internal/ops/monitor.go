@@ -35,6 +35,7 @@ type Monitor struct {
 	errs     map[[3]string]int64      // vendor, stage, kind
 	finished map[[2]string]int64      // vendor, status
 	notes    map[[2]string]int64      // channel, outcome
+	scans    map[[2]string]*histogram // watch, kind (full, events)
 }
 
 type liveJob struct {
@@ -67,8 +68,42 @@ func NewMonitor(build map[string]string, now func() time.Time) *Monitor {
 		jobs: map[string]*liveJob{}, stages: map[[2]string]*histogram{},
 		uploaded: map[string]int64{}, retries: map[[2]string]int64{},
 		errs: map[[3]string]int64{}, finished: map[[2]string]int64{},
-		notes: map[[2]string]int64{},
+		notes: map[[2]string]int64{}, scans: map[[2]string]*histogram{},
 	}
+}
+
+// ScanBuckets are the upper bounds, in seconds, of the inbox scan
+// histogram: a scan of a few folders takes microseconds, one of ten
+// thousand on a network share may take seconds.
+var ScanBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}
+
+// Scanned records how long a scan of a watch's inbox took; full is a
+// periodic rescan, otherwise a scan after file events.
+func (m *Monitor) Scanned(watch string, full bool, took time.Duration) {
+	kind := "events"
+	if full {
+		kind = "full"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{watch, kind}
+	h := m.scans[k]
+	if h == nil {
+		h = &histogram{counts: make([]int64, len(ScanBuckets))}
+		m.scans[k] = h
+	}
+	h.observe(ScanBuckets, took.Seconds())
+}
+
+func (h *histogram) observe(buckets []float64, v float64) {
+	for i, ub := range buckets {
+		if v <= ub {
+			h.counts[i]++
+			break
+		}
+	}
+	h.sum += v
+	h.n++
 }
 
 var _ pipeline.Observer = (*Monitor)(nil)
@@ -268,6 +303,19 @@ func (m *Monitor) WriteMetrics(w io.Writer, roots []string) error {
 	head("scandrop_notifications_total", "counter", "Notifications of finished jobs, by channel (webhook, command) and outcome (delivered, failed).")
 	for _, k := range sortedKeys(m.notes) {
 		fmt.Fprintf(&b, "scandrop_notifications_total%s %d\n", labels("channel", k[0], "outcome", k[1]), m.notes[k])
+	}
+
+	head("scandrop_scan_duration_seconds", "histogram", "How long scans of inbox/ took, by watch and kind (full: the periodic rescan; events: after file events).")
+	for _, k := range sortedKeys(m.scans) {
+		h := m.scans[k]
+		var cum int64
+		for i, ub := range ScanBuckets {
+			cum += h.counts[i]
+			fmt.Fprintf(&b, "scandrop_scan_duration_seconds_bucket%s %d\n", labels("watch", k[0], "kind", k[1], "le", num(ub)), cum)
+		}
+		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_bucket%s %d\n", labels("watch", k[0], "kind", k[1], "le", "+Inf"), h.n)
+		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_sum%s %s\n", labels("watch", k[0], "kind", k[1]), num(h.sum))
+		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_count%s %d\n", labels("watch", k[0], "kind", k[1]), h.n)
 	}
 
 	_, err := io.WriteString(w, b.String())
