@@ -19,9 +19,11 @@ test: tools
 
 tools: $(VERSITYGW)
 
-# The S3 server the tests upload to, pinned; installed once into .tools/.
-$(VERSITYGW):
-	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+# The S3 server the tests upload to, pinned by tools/go.mod (a module of
+# its own, so its dependencies stay out of scandrop's) and installed once
+# into .tools/; from the module cache it installs offline.
+$(VERSITYGW): tools/go.mod tools/go.sum
+	cd tools && GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o scandrop ./cmd/scandrop
@@ -34,3 +36,10 @@ cross:
 
 demo:
 	$(GO) run ./cmd/scandrop demo
+
+# The benchmark of issue 6 (docs/performance.md): scandrop end to end against
+# zip+rclone and a bare SDK upload, on a local versitygw. BENCH_FLAGS=-quick
+# for the 100 MiB-only run; results go to bench-results/<date>.json.
+.PHONY: bench
+bench: tools
+	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) run ./cmd/scandrop-bench $(BENCH_FLAGS)

@@ -1,0 +1,6 @@
+//go:build tools
+
+// Package tools pins the programs `make test` installs into .tools/.
+package tools
+
+import _ "github.com/versity/versitygw/cmd/versitygw"
