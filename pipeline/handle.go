@@ -92,10 +92,12 @@ func (p *Pipeline) own(jobDir string) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	b, err := os.ReadFile(name)
-	if err == nil {
-		var o owner
-		json.Unmarshal(b, &o)
+	o, err := readOwner(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
 		self := me()
 		if o.Host == self.Host && o.PID == self.PID {
 			return p.beat(jobDir)
@@ -111,7 +113,50 @@ func (p *Pipeline) own(jobDir string) error {
 			return err
 		}
 	}
-	return p.beat(jobDir)
+	// Two daemons may both have found no owner (the one that claimed the
+	// folder and the other's scan for orphans, or two daemons resuming
+	// the same jobs after a power cut): creating the file exclusively lets
+	// exactly one of them run the job.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return ErrOwned
+	}
+	if err != nil {
+		return err
+	}
+	mine := me()
+	mine.Heartbeat = p.o.Clock.Now().UTC()
+	b, _ := json.Marshal(mine)
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return err
+	}
+	return syncDir(filepath.Dir(name))
+}
+
+// readOwner reads a job's owner file. One that does not parse — being
+// written by another daemon this very moment, or torn by a crash — counts
+// as beating at its modification time.
+func readOwner(name string) (owner, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return owner{}, err
+	}
+	var o owner
+	if json.Unmarshal(b, &o) != nil || o.Heartbeat.IsZero() {
+		o = owner{}
+		if fi, err := os.Stat(name); err == nil {
+			o.Heartbeat = fi.ModTime()
+		}
+	}
+	return o, nil
 }
 
 func (p *Pipeline) beat(jobDir string) error {
@@ -147,10 +192,8 @@ func (p *Pipeline) Orphans(root string) ([]string, error) {
 			continue
 		}
 		dir := filepath.Join(root, Processing, e.Name())
-		b, err := os.ReadFile(filepath.Join(dir, StateDir, ownerFile))
+		o, err := readOwner(filepath.Join(dir, StateDir, ownerFile))
 		if err == nil {
-			var o owner
-			json.Unmarshal(b, &o)
 			if o.Host == self.Host && o.PID == self.PID {
 				continue // ours, running
 			}

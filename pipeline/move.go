@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"unicode/utf8"
 )
 
 // MoveFolder moves the folder src into the folder destDir under its own
@@ -23,7 +24,7 @@ func MoveFolder(src, destDir string) (string, error) {
 	for i := 1; i < 10000; i++ {
 		name := base
 		if i > 1 {
-			name = base + "-" + strconv.Itoa(i)
+			name = withSuffix(base, "-"+strconv.Itoa(i))
 		}
 		dst := filepath.Join(destDir, name)
 		if _, err := os.Lstat(dst); err == nil {
@@ -48,6 +49,25 @@ func MoveFolder(src, destDir string) (string, error) {
 	return "", fmt.Errorf("%s: no free name in %s", base, destDir)
 }
 
+// maxNameBytes is the longest file name most file systems take (NAME_MAX
+// on Linux, 255 UTF-16 units on NTFS and SMB shares).
+const maxNameBytes = 255
+
+// withSuffix appends suffix to name, shortening name (at a character
+// boundary) so that the result still fits in maxNameBytes: a drop whose
+// name is already that long must still get a free name in done/ or failed/,
+// not stay in processing/ for ever.
+func withSuffix(name, suffix string) string {
+	if keep := maxNameBytes - len(suffix); len(name) > keep {
+		cut := keep
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return name + suffix
+}
+
 func isCrossDevice(err error) bool {
 	var le *os.LinkError
 	return errors.As(err, &le) && errors.Is(le.Err, syscall.EXDEV)
@@ -58,7 +78,7 @@ func isCrossDevice(err error) bool {
 // safely there. A crash half-way leaves src whole; the partial dst is
 // named with a temporary suffix until it is complete.
 func copyThenRemove(src, dst string) error {
-	tmp := dst + ".part"
+	tmp := filepath.Join(filepath.Dir(dst), withSuffix(filepath.Base(dst), ".part"))
 	os.RemoveAll(tmp)
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -186,6 +186,7 @@ func fail(stage string, err error) *Result {
 	if errors.As(err, &ps) {
 		re.Problems = ps
 		re.Message = ps.Error()
+		re.Retryable = true // once fixed, as README documents
 		re.Fix = "fix the files named above, then move the folder back to inbox/"
 	}
 	switch kind {
@@ -381,7 +382,7 @@ func (r *run) submit(ctx context.Context, job vendors.Job, s VendorSettings) (ve
 		if err := r.j.Update(func(rc *Record) { rc.Submit, rc.SubmittedAt = "sent", now }); err != nil {
 			return err
 		}
-		got, err := job.Submit(ctx, r.j)
+		got, err := r.submitOnce(ctx, job)
 		if err != nil {
 			if vendors.SafeToRetry(err) {
 				if uerr := r.j.Update(func(rc *Record) { rc.Submit = "refused" }); uerr != nil {
@@ -399,6 +400,29 @@ func (r *run) submit(ctx context.Context, job vendors.Job, s VendorSettings) (ve
 		return r.j.Update(func(rc *Record) { rc.Submit, rc.IDs = "created", got })
 	})
 	return ids, err
+}
+
+// submitGrace is how long a submit under way may go on after the daemon
+// was told to stop.
+const submitGrace = 30 * time.Second
+
+// submitOnce calls job.Submit, which a stop (SIGTERM, a service stop) does
+// not cut short at once: the answer is what tells whether a task exists,
+// and without it the job could only fail as unknown_outcome on the next
+// start. It gets submitGrace to finish; the job then stops after
+// journalling the task, and the next start polls it.
+func (r *run) submitOnce(ctx context.Context, job vendors.Job) (vendors.IDs, error) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		select {
+		case <-sctx.Done():
+		case <-r.p.o.Clock.After(submitGrace):
+			cancel()
+		}
+	})
+	defer stop()
+	return job.Submit(sctx, r.j)
 }
 
 // wait polls the task until it ends or the vendor timeout, counted from

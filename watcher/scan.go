@@ -176,6 +176,16 @@ func (w *Watcher) observe(name string) {
 	case !f.ready && start.Sub(f.since) >= w.opts.Settle:
 		// Unchanged from the end of the first walk to the start of this
 		// one: that is the settle time, on our clock, whatever the mtimes.
+		// But network and FUSE mounts answer from an attribute cache (NFS
+		// for up to a minute), so a copy still in progress can look
+		// unchanged for longer than settle: confirm with attributes fetched
+		// from the file system itself before calling the folder ready.
+		if fresh := freshSignature(dir); fresh != sig {
+			now := w.now()
+			w.update(f, func() { f.sig, f.since = fresh, now })
+			w.log.Debug("folder changed behind the file system's attribute cache; settling again", "folder", name)
+			break
+		}
 		w.update(f, func() { f.ready = true })
 		w.log.Debug("folder ready", "folder", name, "unchanged_for", start.Sub(f.since).Round(time.Millisecond))
 	}
@@ -296,11 +306,26 @@ func (w *Watcher) claim(f *folder, r *runner) {
 // persistent error settles, so the pipeline gets to report it.
 func signature(dir string, top []fs.DirEntry) string {
 	h := fnv.New128a()
-	walk(h, dir, "", top)
+	walk(h, dir, "", top, false)
 	return string(h.Sum(nil))
 }
 
-func walk(h hash.Hash, dir, rel string, entries []fs.DirEntry) {
+// freshSignature is signature with every attribute fetched from the file
+// system rather than from the kernel's attribute cache (see refreshAttrs),
+// which is what a share that another host writes to needs. It costs a round
+// trip per entry there, so it only confirms what cached walks suggest.
+func freshSignature(dir string) string {
+	refreshAttrs(dir)
+	top, err := os.ReadDir(dir)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	h := fnv.New128a()
+	walk(h, dir, "", top, true)
+	return string(h.Sum(nil))
+}
+
+func walk(h hash.Hash, dir, rel string, entries []fs.DirEntry, fresh bool) {
 	var buf [8]byte
 	num := func(v uint64) {
 		binary.LittleEndian.PutUint64(buf[:], v)
@@ -314,7 +339,14 @@ func walk(h hash.Hash, dir, rel string, entries []fs.DirEntry) {
 		name := path.Join(rel, e.Name())
 		full := filepath.Join(dir, e.Name())
 		str(name)
-		fi, err := e.Info()
+		var fi fs.FileInfo
+		var err error
+		if fresh {
+			refreshAttrs(full)
+			fi, err = os.Lstat(full)
+		} else {
+			fi, err = e.Info()
+		}
 		if err != nil {
 			str("error: " + err.Error())
 			continue
@@ -331,7 +363,7 @@ func walk(h hash.Hash, dir, rel string, entries []fs.DirEntry) {
 			str(target)
 		case fi.IsDir():
 			sub, err := os.ReadDir(full)
-			walk(h, full, name, sub)
+			walk(h, full, name, sub, fresh)
 			if err != nil {
 				str("error: " + err.Error())
 			}

@@ -44,6 +44,11 @@ type Config struct {
 	// HTTPClient is used for every call. Default: a client without an
 	// overall timeout (uploads are long); each call has its own bound.
 	HTTPClient *http.Client
+	// StallTimeout is how long a connection may move no byte, either way,
+	// before the request fails as stalled (a transient error, retried).
+	// Default DefaultStallTimeout; negative turns the guard off. It applies
+	// when HTTPClient's transport is an *http.Transport (or nil).
+	StallTimeout time.Duration
 	// UploadConcurrency is how many files upload at once. Default 4. Each
 	// file larger than a block sends two blocks at once.
 	UploadConcurrency int
@@ -81,6 +86,10 @@ func New(cfg Config) *Vendor {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	cfg.HTTPClient = stallGuarded(cfg.HTTPClient, cfg.StallTimeout)
 	if cfg.UploadConcurrency <= 0 {
 		cfg.UploadConcurrency = 4
 	}

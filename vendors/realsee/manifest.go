@@ -181,6 +181,10 @@ func jsonErr(data []byte, err error) error {
 	case errors.As(err, &syn):
 		line, col := lineCol(data, syn.Offset)
 		return fmt.Errorf("line %d, column %d: invalid JSON: %v", line, col, syn)
+	case errors.As(err, &typ) && typ.Field == "":
+		// The whole file is the wrong kind of value (a list, a string):
+		// the decoder would name a Go type.
+		return fmt.Errorf("the manifest must be a JSON object {\"version\": \"1.0\", ...}, not a JSON %s; see examples/realsee", typ.Value)
 	case errors.As(err, &typ):
 		line, col := lineCol(data, typ.Offset)
 		return fmt.Errorf("line %d, column %d: %q must be %s, not a JSON %s", line, col, typ.Field, typeName(typ.Type.String()), typ.Value)

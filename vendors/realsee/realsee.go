@@ -49,8 +49,14 @@ type Config struct {
 	// UploadConcurrency is how many parts are in flight; default 4.
 	UploadConcurrency int
 	HTTPClient        *http.Client // for the gateway and the store; default http.DefaultClient
-	Clock             vendors.Clock
-	Logger            *slog.Logger
+	// StallTimeout is how long a connection to the gateway or the store
+	// may move no byte, either way, before the request fails as stalled
+	// (a transient error, retried). Default DefaultStallTimeout; negative
+	// turns the guard off. It applies when HTTPClient's transport is an
+	// *http.Transport (or nil); another transport is the caller's to bound.
+	StallTimeout time.Duration
+	Clock        vendors.Clock
+	Logger       *slog.Logger
 }
 
 // Vendor is the Realsee vendor. It is safe for concurrent use; jobs share
@@ -77,6 +83,10 @@ func New(cfg Config) *Vendor {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	cfg.HTTPClient = stallGuarded(cfg.HTTPClient, cfg.StallTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = vendors.SystemClock{}
 	}

@@ -18,10 +18,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/scandrop/scandrop/vendors"
 )
@@ -142,20 +144,81 @@ func (c *credentialSource) Retrieve(ctx context.Context) (aws.Credentials, error
 // newS3 builds a client for st. Request checksums are sent only where the
 // API requires them: since early 2025 the SDK otherwise streams aws-chunked
 // CRC32 trailers, which COS and many S3-compatible stores refuse.
+//
+// Over HTTPS the payload is not signed (UNSIGNED-PAYLOAD, as the AWS SDK
+// for Java's AWS4UnsignedPayloadSigner does): TLS already protects the body
+// in transit, and signing it would mean reading every part twice, once to
+// hash it for the signature and once to send it. The part's MD5 is then
+// checked against the ETag instead (see uploadPart). Over plain HTTP the
+// payload stays signed, so that the store checks every body against the
+// signature.
 func newS3(st storage, creds *aws.CredentialsCache, hc *http.Client) *s3.Client {
+	var apiOptions []func(*middleware.Stack) error
+	if !signsPayload(st) {
+		apiOptions = append(apiOptions, unsignedPayload)
+	}
 	return s3.New(s3.Options{
 		Region:                     st.Region,
 		Credentials:                creds,
-		HTTPClient:                 hc,
+		HTTPClient:                 storeClient(hc),
 		EndpointResolverV2:         fixedEndpoint{st},
 		UsePathStyle:               st.PathStyle,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		APIOptions:                 apiOptions,
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 5
 			o.MaxBackoff = 10 * time.Second
 		}),
 	})
+}
+
+// signsPayload reports whether requests to st carry a signed payload.
+func signsPayload(st storage) bool {
+	return !strings.HasPrefix(strings.ToLower(st.Endpoint), "https://")
+}
+
+// unsignedPayload sends UNSIGNED-PAYLOAD instead of the body's SHA-256, in
+// operations that would hash their body (presigning has no such step).
+func unsignedPayload(stack *middleware.Stack) error {
+	if _, ok := stack.Finalize.Get((*v4.ComputePayloadSHA256)(nil).ID()); !ok {
+		return nil
+	}
+	return v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware(stack)
+}
+
+// storeConns is how many idle connections to the store are kept. The
+// default transport keeps 2 per host, so with more parts in flight every
+// part beyond the second would dial (and over HTTPS shake hands) anew.
+const storeConns = 16
+
+var storeClients sync.Map // *http.Client → *http.Client
+
+// storeClient is hc with a connection pool big enough for parallel parts,
+// when hc uses a plain *http.Transport that keeps fewer; any other
+// transport (a test's, a proxy's) is used as it is. One clone per client,
+// shared by all jobs, so that connections are reused across parts and jobs.
+func storeClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if c, ok := storeClients.Load(hc); ok {
+		return c.(*http.Client)
+	}
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok || t.MaxIdleConnsPerHost >= storeConns {
+		return hc
+	}
+	tr := t.Clone()
+	tr.MaxIdleConnsPerHost = storeConns
+	c := *hc
+	c.Transport = tr
+	got, _ := storeClients.LoadOrStore(hc, &c)
+	return got.(*http.Client)
 }
 
 // uploadState is the journal record of the multipart upload.
@@ -326,12 +389,17 @@ func (m *multipart) partLen(n int) int64 {
 }
 
 // uploadPart sends one part straight from the drop's files. The body is
-// seekable so the SDK can sign it and retry it without a buffer; its MD5,
-// computed on the way, is checked against the ETag the store answers.
+// seekable so the SDK can sign it and retry it without a buffer. Every part
+// is checked end to end once: with a signed payload (plain HTTP) by the
+// store, which refuses a body whose SHA-256 is not the signed one
+// (XAmzContentSHA256Mismatch); with an unsigned one (HTTPS) here, by its
+// MD5, computed on the way, against the ETag the store answers. MD5 is the
+// costliest thing the client does per byte, so it is not done twice.
 func (m *multipart) uploadPart(ctx context.Context, n int) error {
 	size := m.partLen(n)
 	for attempt := 0; ; attempt++ {
-		body := &hashingSection{sr: io.NewSectionReader(m.arch, int64(n-1)*m.st.PartSize, size), sent: m.sent}
+		body := &hashingSection{sr: io.NewSectionReader(m.arch, int64(n-1)*m.st.PartSize, size), sent: m.sent,
+			noMD5: signsPayload(m.st.Storage)}
 		body.reset()
 		out, err := m.s3.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, UploadId: &m.st.UploadID,
@@ -378,6 +446,8 @@ type hashingSection struct {
 	sr   *io.SectionReader
 	h    hashState
 	sent *atomic.Int64
+	// noMD5 leaves the MD5 out, for a body whose payload is signed.
+	noMD5 bool
 }
 
 type hashState struct {
@@ -388,31 +458,73 @@ type hashState struct {
 }
 
 func (b *hashingSection) reset() {
+	if b.noMD5 {
+		b.h = hashState{}
+		return
+	}
 	h := md5.New()
 	b.h = hashState{md5: h, write: func(p []byte) { h.Write(p) }}
 }
 
+// hash extends the hash with p, read at pos, if it follows on from what
+// was hashed.
+func (b *hashingSection) hash(pos int64, p []byte) {
+	if b.h.write == nil || pos != b.h.n {
+		return
+	}
+	b.h.write(p)
+	b.h.n += int64(len(p))
+	if b.h.n == b.sr.Size() {
+		b.h.whole = true
+	}
+}
+
+// Read is how the HTTP transport takes the body to send it.
 func (b *hashingSection) Read(p []byte) (int, error) {
 	pos, _ := b.sr.Seek(0, io.SeekCurrent)
 	n, err := b.sr.Read(p)
-	if pos == b.h.n { // reading on from where the hash is: extend it
-		b.h.write(p[:n])
-		b.h.n += int64(n)
-		if b.h.n == b.sr.Size() {
-			b.h.whole = true
-		}
-	}
+	b.hash(pos, p[:n])
 	if b.sent != nil {
 		b.sent.Add(int64(n))
 	}
 	return n, err
 }
 
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// WriteTo is how the SDK reads a signed body to hash it for the signature
+// (io.Copy into a hash): in reads of 256 KiB rather than io.Copy's 32 KiB,
+// and not counted as sent, since nothing goes to the store.
+func (b *hashingSection) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		pos, _ := b.sr.Seek(0, io.SeekCurrent)
+		n, err := b.sr.Read(buf)
+		if n > 0 {
+			b.hash(pos, buf[:n])
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 func (b *hashingSection) Seek(off int64, whence int) (int64, error) {
 	return b.sr.Seek(off, whence)
 }
 
-// sum is the MD5 of the whole section, or "" if it was not read in one pass.
+// sum is the MD5 of the whole section, or "" if it was not read in one
+// pass or not hashed at all.
 func (b *hashingSection) sum() string {
 	if !b.h.whole {
 		return ""
