@@ -60,6 +60,9 @@ func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
 		return errInboxUnavailable
 	}
 	w.pass++
+	if full {
+		w.rescans++
+	}
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		if !candidate(e) {
@@ -67,7 +70,11 @@ func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
 		}
 		name := e.Name()
 		seen[name] = true
-		if _, known := w.folders[name]; full || !known {
+		f, known := w.folders[name]
+		switch {
+		case known && full && w.unchanged(f):
+			f.pass = w.pass
+		case full || !known:
 			w.observe(name)
 		}
 	}
@@ -118,11 +125,34 @@ func topNames(top []fs.DirEntry) string {
 	return string(h.Sum(nil))
 }
 
+// Folders without a marker are most of a busy inbox, and reading each one's
+// root on every rescan is most of a rescan's cost. A folder's own mtime
+// changes whenever an entry is added, removed or renamed at its root — a
+// marker arriving included — so while it stays the same, the root need not
+// be read again. Only an mtime comfortably in the past is trusted (file
+// systems with coarse timestamps could hide a change made in the same
+// second), and every dirModRecheck-th rescan reads every root regardless.
+const (
+	dirModMargin  = 2 * time.Second
+	dirModRecheck = 10
+)
+
+// unchanged reports whether a folder without a marker certainly has the
+// same root entries as when it was last read.
+func (w *Watcher) unchanged(f *folder) bool {
+	if f.marker || f.problem != "" || f.dirMod.IsZero() || w.rescans%dirModRecheck == 0 {
+		return false
+	}
+	fi, err := os.Lstat(w.path(InboxDir, f.name))
+	return err == nil && fi.IsDir() && fi.ModTime().Equal(f.dirMod)
+}
+
 // observe looks at one folder and updates its state. A folder without a
 // marker costs one ReadDir; only folders with a marker are walked.
 func (w *Watcher) observe(name string) {
 	dir := w.path(InboxDir, name)
 	start := w.now()
+	pre, _ := os.Lstat(dir) // before reading: a change after it moves the mtime on
 	top, err := os.ReadDir(dir)
 	f := w.folders[name]
 	isNew := f == nil
@@ -150,11 +180,15 @@ func (w *Watcher) observe(name string) {
 			w.log.Debug("folder has no marker, not a drop (yet)", "folder", name)
 		}
 		names := topNames(top)
+		var mod time.Time
+		if pre != nil && start.Sub(pre.ModTime()) > dirModMargin {
+			mod = pre.ModTime()
+		}
 		w.update(f, func() {
 			if isNew || names != f.top {
 				f.top, f.topChanged = names, start
 			}
-			f.marker, f.ready, f.sig, f.problem = false, false, "", ""
+			f.marker, f.ready, f.sig, f.problem, f.dirMod = false, false, "", "", mod
 		})
 		return
 	}

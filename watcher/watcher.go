@@ -113,6 +113,7 @@ type Watcher struct {
 	mu      sync.Mutex
 	folders map[string]*folder
 	pass    uint64 // observation pass, only touched by the Run goroutine
+	rescans uint64 // full rescans, likewise
 }
 
 // folder is what the watcher knows about one candidate in inbox/.
@@ -129,7 +130,10 @@ type folder struct {
 	// Without a marker: the names at the root, and when they last changed.
 	top        string
 	topChanged time.Time
-	warned     string // last warning logged for this folder: each problem is logged once
+	// dirMod is the folder's own mtime when its root was last read without
+	// a marker, if old enough to trust (see unchanged); zero otherwise.
+	dirMod time.Time
+	warned string // last warning logged for this folder: each problem is logged once
 }
 
 type block int
