@@ -234,7 +234,7 @@ func (r *run) run(ctx context.Context) *Result {
 	r.vendorName = v.Name()
 	if rec.Vendor == "" {
 		if err := r.j.Update(func(rc *Record) { rc.Vendor = v.Name() }); err != nil {
-			return r.internal(ctx, StageValidate, err)
+			return r.failOrStop(ctx, StageValidate, err)
 		}
 	}
 	job, err := v.Open(ctx, r.dir)
@@ -514,13 +514,6 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 // failOrStop turns a stage error into a failed result, or nil when the
 // daemon is stopping (the job resumes later).
 func (r *run) failOrStop(ctx context.Context, stage string, err error) *Result {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return fail(stage, err)
-}
-
-func (r *run) internal(ctx context.Context, stage string, err error) *Result {
 	if ctx.Err() != nil {
 		return nil
 	}

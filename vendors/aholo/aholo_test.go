@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/testmedia"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
-	"github.com/scandrop/scandrop/internal/testmedia"
 	"github.com/scandrop/scandrop/vendors/vendortest"
 )
 

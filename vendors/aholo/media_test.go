@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 )
 
 func TestVideoMetadata(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // writeFiles creates the named files under a new temporary folder.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -580,14 +579,4 @@ func s3Err(op string, err error) error {
 		id = re.ServiceRequestID()
 	}
 	return &vendors.Error{Kind: kind, Op: op, RequestID: id, Err: err}
-}
-
-// keys sorted, for a stable journal
-func sortedParts(p map[int]string) []int {
-	ns := make([]int, 0, len(p))
-	for n := range p {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
-	return ns
 }
