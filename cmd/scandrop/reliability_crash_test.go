@@ -34,6 +34,7 @@ type crashTally struct {
 }
 
 func TestReliabilityCrashMatrixRealsee(t *testing.T) {
+	t.Parallel() // with the other long tests, after the timing-sensitive ones
 	runs := envInt("SCANDROP_RELIABILITY_CRASH_RUNS", 3)
 	// Six panoramas of 4 MiB: a ~24 MiB archive, five 5 MiB parts.
 	files := realseeFiles(t, 6, 4<<20)
@@ -157,6 +158,7 @@ func reportCrashTallies(t *testing.T, vendor string, points []string, tallies ma
 }
 
 func TestReliabilityCrashMatrixAholo(t *testing.T) {
+	t.Parallel()
 	runs := envInt("SCANDROP_RELIABILITY_CRASH_RUNS", 3)
 	// Six 3 MiB photos, sent in 1 MiB blocks.
 	files := aholoFiles(t, 6, 3<<20)

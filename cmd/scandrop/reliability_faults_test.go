@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -74,10 +75,24 @@ func waitTask(t *testing.T, r *rig, name string) string {
 }
 
 func TestReliabilityFaults(t *testing.T) {
+	t.Parallel() // most of it waits: it runs beside the crash matrix
+
 	bigDrop := realseeFiles(t, 3, 4<<20) // ~12 MiB: three 5 MiB parts
 
-	t.Run("gateway-5xx-bursts", func(t *testing.T) {
-		t.Parallel()
+	// Every scenario has its own fakes and daemon, and most of them wait
+	// (for a stall timeout, an outage, backoff): they all run at once, as
+	// subtests started from goroutines, which -parallel does not limit.
+	var wg sync.WaitGroup
+	scenario := func(name string, fn func(t *testing.T)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(name, fn)
+		}()
+	}
+	defer wg.Wait()
+
+	scenario("gateway-5xx-bursts", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true})
 		r.gwProxy.Add(faultproxy.Rule{Match: faultproxy.Path(pathFile), Fault: faultproxy.Status, Status: 502, Times: 4})
 		r.gwProxy.Add(faultproxy.Rule{Match: faultproxy.Path(pathStatus), Fault: faultproxy.Status, Status: 503, Times: 6})
@@ -90,8 +105,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "gateway 5xx bursts (%d × 502/503/504 HTML pages): done, 1 submit, in %s", st.Faults[faultproxy.Status], time.Since(start).Round(100*time.Millisecond))
 	})
 
-	t.Run("gateway-connection-resets", func(t *testing.T) {
-		t.Parallel()
+	scenario("gateway-connection-resets", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true})
 		r.gwProxy.Add(faultproxy.Rule{Match: faultproxy.Path(pathToken), Fault: faultproxy.Reset, Times: 2})
 		r.gwProxy.Add(faultproxy.Rule{Match: faultproxy.Path(pathFile), Fault: faultproxy.Reset, Times: 3})
@@ -104,8 +118,7 @@ func TestReliabilityFaults(t *testing.T) {
 			r.gwProxy.Stats().Faults[faultproxy.Reset]+r.gwProxy.Stats().Faults[faultproxy.ResetAnswer], time.Since(start).Round(100*time.Millisecond))
 	})
 
-	t.Run("store-resets-mid-part", func(t *testing.T) {
-		t.Parallel()
+	scenario("store-resets-mid-part", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{MinPartSize: 1 << 20}, storeProxy: true})
 		r.s3Proxy.Add(faultproxy.Rule{Match: faultproxy.Method("PUT", "partNumber"), Fault: faultproxy.Reset, After: 1 << 20, Times: 4})
 		r.start()
@@ -116,8 +129,7 @@ func TestReliabilityFaults(t *testing.T) {
 			r.s3Proxy.Stats().Faults[faultproxy.Reset], time.Since(start).Round(100*time.Millisecond))
 	})
 
-	t.Run("store-503-slowdown", func(t *testing.T) {
-		t.Parallel()
+	scenario("store-503-slowdown", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{MinPartSize: 1 << 20}})
 		r.gw.Storage().FailNext(6, 503, "SlowDown")
 		r.start()
@@ -128,8 +140,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "store 503 SlowDown × 6: done, 1 submit, %d outage WARN lines, in %s", outage, time.Since(start).Round(100*time.Millisecond))
 	})
 
-	t.Run("credentials-expire-mid-upload", func(t *testing.T) {
-		t.Parallel()
+	scenario("credentials-expire-mid-upload", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{MinPartSize: 1 << 20}, uploadConc: 1})
 		r.start()
 		r.drop("rotate", bigDrop)
@@ -145,8 +156,7 @@ func TestReliabilityFaults(t *testing.T) {
 			r.gw.Requests()[pathFile])
 	})
 
-	t.Run("token-expires-mid-poll", func(t *testing.T) {
-		t.Parallel()
+	scenario("token-expires-mid-poll", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}})
 		r.gw.HoldTasks(true)
 		r.start()
@@ -163,8 +173,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "access token expires while polling: refreshed, done, 1 submit")
 	})
 
-	t.Run("vendor-failed-task", func(t *testing.T) {
-		t.Parallel()
+	scenario("vendor-failed-task", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}})
 		r.gw.FailTasks(true)
 		r.start()
@@ -179,8 +188,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "vendor fails the task: failed/ with kind vendor_failed, stage wait, task_code kept, 1 submit")
 	})
 
-	t.Run("task-never-finishes", func(t *testing.T) {
-		t.Parallel()
+	scenario("task-never-finishes", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, realseeTimeout: 3 * time.Second})
 		r.gw.HoldTasks(true)
 		r.start()
@@ -211,8 +219,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "task never finishes (timeout 3s): failed/ with kind timeout, retryable, task_code kept; moved back: same task polled again, done, 1 submit")
 	})
 
-	t.Run("long-outage-logged-once", func(t *testing.T) {
-		t.Parallel()
+	scenario("long-outage-logged-once", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true})
 		r.gw.HoldTasks(true)
 		r.start()
@@ -240,8 +247,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "gateway down %s while waiting (%d failed requests): %d WARN line, %d recovery line, job done, 1 submit", outage, failedReqs, outageWarns, recovered)
 	})
 
-	t.Run("gateway-stall", func(t *testing.T) {
-		t.Parallel()
+	scenario("gateway-stall", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true, realseeTimeout: 5 * time.Minute})
 		r.gw.HoldTasks(true)
 		r.start()
@@ -258,8 +264,7 @@ func TestReliabilityFaults(t *testing.T) {
 			time.Since(start).Round(time.Second))
 	})
 
-	t.Run("gateway-stall-mid-answer", func(t *testing.T) {
-		t.Parallel()
+	scenario("gateway-stall-mid-answer", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true, realseeTimeout: 5 * time.Minute})
 		r.gw.HoldTasks(true)
 		r.start()
@@ -274,8 +279,7 @@ func TestReliabilityFaults(t *testing.T) {
 			time.Since(start).Round(time.Second))
 	})
 
-	t.Run("store-stall-mid-part", func(t *testing.T) {
-		t.Parallel()
+	scenario("store-stall-mid-part", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{MinPartSize: 1 << 20}, storeProxy: true})
 		r.s3Proxy.Add(faultproxy.Rule{Match: faultproxy.Method("PUT", "partNumber"), Fault: faultproxy.Stall, After: 1 << 20, Times: 1})
 		r.start()
@@ -286,8 +290,7 @@ func TestReliabilityFaults(t *testing.T) {
 			time.Since(start).Round(time.Second))
 	})
 
-	t.Run("stop-during-submit", func(t *testing.T) {
-		t.Parallel()
+	scenario("stop-during-submit", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true})
 		r.gwProxy.Add(faultproxy.Rule{Match: faultproxy.Path(pathSubmit), Fault: faultproxy.Delay, For: 2 * time.Second, Times: 1})
 		d := r.start()
@@ -301,8 +304,7 @@ func TestReliabilityFaults(t *testing.T) {
 		report(t, "SIGTERM while a submit is in flight: the daemon lets the submit finish, records the task and stops; restarted, it polls that task: done, 1 submit")
 	})
 
-	t.Run("aholo-asset-download-stall", func(t *testing.T) {
-		t.Parallel()
+	scenario("aholo-asset-download-stall", func(t *testing.T) {
 		// The first asset request is taken and never answered: the
 		// download must be given up and tried again, not wait for ever.
 		var once sync.Once
@@ -334,16 +336,17 @@ func TestReliabilityFaults(t *testing.T) {
 			time.Since(start).Round(time.Second))
 	})
 
-	t.Run("aholo-5xx-and-token-expiry", func(t *testing.T) {
-		t.Parallel()
-		var r *rig
-		expired := false
-		r = newRig(t, rigOptions{aholo: &aholotest.Options{BlockSize: 1 << 20, OnBlock: func(md5 string, index int) {
-			if !expired && index == 2 {
-				expired = true
-				go r.ah.ExpireTokens() // upload tokens die mid-file
+	scenario("aholo-5xx-and-token-expiry", func(t *testing.T) {
+		var (
+			fake   atomic.Pointer[aholotest.Server]
+			expire sync.Once
+		)
+		r := newRig(t, rigOptions{aholo: &aholotest.Options{BlockSize: 1 << 20, OnBlock: func(md5 string, index int) {
+			if index == 2 {
+				expire.Do(func() { go fake.Load().ExpireTokens() }) // upload tokens die mid-file
 			}
 		}}, aholoProxy: true})
+		fake.Store(r.ah)
 		r.ah.FailNext(6, 503)
 		r.ahProxy.Add(faultproxy.Rule{Match: faultproxy.Path("/v2/aholo/project/task/list/by-ids"), Fault: faultproxy.Reset, Times: 2})
 		r.start()

@@ -109,8 +109,15 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("stall-answer: read %d bytes, err %v", len(b), err)
 	}
 
+	// Delay: forwarded, late.
+	p.Add(Rule{Match: Path("/h"), Fault: Delay, For: 200 * time.Millisecond, Times: 1})
+	start = time.Now()
+	if resp, body, err := get("/h"); err != nil || resp.StatusCode != 200 || !strings.HasSuffix(body, " /h 0") || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("delay: %v %v %q after %s", err, resp, body, time.Since(start))
+	}
+
 	st := p.Stats()
-	if st.Faults[Status] != 2 || st.Faults[Reset] != 2 || st.Faults[Stall] != 1 || st.Faults[ResetAnswer] != 1 || st.Faults[StallAnswer] != 1 {
+	if st.Faults[Status] != 2 || st.Faults[Reset] != 2 || st.Faults[Stall] != 1 || st.Faults[ResetAnswer] != 1 || st.Faults[StallAnswer] != 1 || st.Faults[Delay] != 1 {
 		t.Fatalf("stats: %+v", st)
 	}
 }
