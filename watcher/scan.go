@@ -27,6 +27,10 @@ func ignored(name string) bool {
 		lower == "thumbs.db" || lower == "desktop.ini"
 }
 
+// Ignored is the watcher's rule for hidden and temporary names, exported so
+// that a test beside both packages keeps it in step with dropfs.Ignored.
+func Ignored(name string) bool { return ignored(name) }
+
 // candidate reports whether an inbox/ entry may be a drop: only real
 // directories (a symlink is not followed: it could point anywhere) with a
 // name that is not noise.

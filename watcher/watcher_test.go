@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/scandrop/scandrop/vendors/dropfs"
 )
 
 const (
@@ -844,17 +843,6 @@ func TestSignature(t *testing.T) {
 				t.Errorf("signature changed = %v, want %v", changed, tc.changed)
 			}
 		})
-	}
-}
-
-// The watcher keeps its own copy of dropfs.Ignored so as not to import
-// vendors/; this keeps the two in step.
-func TestIgnoredMatchesDropfs(t *testing.T) {
-	for _, n := range []string{".DS_Store", "._x", "~$doc.docx", "a.tmp", "a.TMP", "b.part", "B.Part",
-		"Thumbs.db", "THUMBS.DB", "desktop.ini", "Desktop.INI", "scan", "nave 2026", "x.tmpl", "part", "tmp"} {
-		if ignored(n) != dropfs.Ignored(n) {
-			t.Errorf("ignored(%q) = %v, dropfs.Ignored = %v", n, ignored(n), dropfs.Ignored(n))
-		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/vendors/dropfs"
+	"github.com/scandrop/scandrop/vendors/internal/stall"
 )
 
 // DefaultEndpoint is the production open-API base.
@@ -89,7 +90,7 @@ func New(cfg Config) *Vendor {
 	if cfg.StallTimeout == 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
-	cfg.HTTPClient = stallGuarded(cfg.HTTPClient, cfg.StallTimeout)
+	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
 	if cfg.UploadConcurrency <= 0 {
 		cfg.UploadConcurrency = 4
 	}

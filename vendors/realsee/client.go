@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/internal/stall"
 )
 
 // client talks to the Realsee gateway and keeps its access token fresh.
@@ -266,56 +267,4 @@ func firstBytes(b []byte) string {
 }
 
 // DefaultStallTimeout bounds how long a connection may move nothing.
-const DefaultStallTimeout = time.Minute
-
-// stallGuarded returns hc with connections that fail any read or write
-// that moves nothing for d. Nothing else bounds a request to the gateway
-// or the store (a part may rightly take many minutes on a slow link), so
-// without it a peer that keeps the connection open and stops answering — a
-// hung proxy, a NAT entry that died, a store that stopped reading — hangs
-// the job for ever. The guard sits under the transport, so connection
-// pooling (and the store client's bigger pool) is unchanged.
-func stallGuarded(hc *http.Client, d time.Duration) *http.Client {
-	rt := hc.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	t, ok := rt.(*http.Transport)
-	if !ok || d <= 0 {
-		return hc
-	}
-	tr := t.Clone()
-	dial := tr.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &idleConn{Conn: conn, idle: d}, nil
-	}
-	c := *hc
-	c.Transport = tr
-	return &c
-}
-
-// idleConn is a connection whose reads and writes fail (with a timeout
-// error) once no byte has moved for idle. A write also pushes back the
-// deadline of a read already waiting, which is how an idle keep-alive
-// connection waits for the answer to a new request.
-type idleConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	return c.Conn.Read(p)
-}
-
-func (c *idleConn) Write(p []byte) (int, error) {
-	c.Conn.SetDeadline(time.Now().Add(c.idle))
-	return c.Conn.Write(p)
-}
+const DefaultStallTimeout = stall.DefaultTimeout

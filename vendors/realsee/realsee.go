@@ -32,6 +32,7 @@ import (
 
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs"
+	"github.com/scandrop/scandrop/vendors/internal/stall"
 )
 
 // DefaultEndpoint is the mainland gateway.
@@ -86,7 +87,7 @@ func New(cfg Config) *Vendor {
 	if cfg.StallTimeout == 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
-	cfg.HTTPClient = stallGuarded(cfg.HTTPClient, cfg.StallTimeout)
+	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = vendors.SystemClock{}
 	}

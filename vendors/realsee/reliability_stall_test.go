@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/scandrop/scandrop/vendors/internal/stall"
 )
 
 // A connection that stops moving bytes fails the request after the stall
@@ -46,7 +48,7 @@ func TestStallGuard(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release) // before Close, which waits for the handlers
-	hc := stallGuarded(&http.Client{}, 300*time.Millisecond)
+	hc := stall.Guard(&http.Client{}, 300*time.Millisecond)
 
 	for _, tc := range []struct {
 		path string
@@ -89,7 +91,7 @@ func TestStallGuard(t *testing.T) {
 
 	// Only plain transports are wrapped; a caller's own stays as it is.
 	own := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) { return nil, errors.New("x") })}
-	if stallGuarded(own, time.Second) != own {
+	if stall.Guard(own, time.Second) != own {
 		t.Error("a custom transport was wrapped")
 	}
 }
