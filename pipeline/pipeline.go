@@ -189,27 +189,21 @@ func fail(stage string, err error) *Result {
 		re.Retryable = true // once fixed, as README documents
 		re.Fix = "fix the files named above, then move the folder back to inbox/"
 	}
-	switch kind {
-	case vendors.Timeout:
-		re.Retryable = true
-		re.Fix = "the vendor may still finish: move the folder back to inbox/ to check again with the same task"
-	case vendors.Unknown:
-		re.Retryable = true
-		re.Fix = "a submit was sent but its answer was lost, so the task may exist: check the vendor's console; to submit again, move the folder back to inbox/"
-	case vendors.Transient:
-		re.Retryable = true
-		re.Fix = "the vendor or the network failed for longer than the timeout: move the folder back to inbox/ to retry"
-	case vendors.Auth:
-		re.Retryable = true
-		re.Fix = "check the vendor credentials in config.yaml, then move the folder back to inbox/"
-	case vendors.VendorFailed:
-		re.Retryable = true
-		re.Fix = "the vendor gives no reason; check the drop and the vendor's console, then move the folder back to inbox/ to try again"
-	case vendors.Rejected:
-		re.Retryable = true
-		re.Fix = "the vendor refused the request; see the message, then move the folder back to inbox/"
+	if f, ok := fixes[kind]; ok {
+		re.Retryable, re.Fix = true, f
 	}
 	return &Result{Status: "failed", Error: re}
+}
+
+// fixes tells the operator what to do about a failure of each kind that
+// moving the folder back to inbox/ can cure, once the cause is dealt with.
+var fixes = map[vendors.Kind]string{
+	vendors.Timeout:      "the vendor may still finish: move the folder back to inbox/ to check again with the same task",
+	vendors.Unknown:      "a submit was sent but its answer was lost, so the task may exist: check the vendor's console; to submit again, move the folder back to inbox/",
+	vendors.Transient:    "the vendor or the network failed for longer than the timeout: move the folder back to inbox/ to retry",
+	vendors.Auth:         "check the vendor credentials in config.yaml, then move the folder back to inbox/",
+	vendors.VendorFailed: "the vendor gives no reason; check the drop and the vendor's console, then move the folder back to inbox/ to try again",
+	vendors.Rejected:     "the vendor refused the request; see the message, then move the folder back to inbox/",
 }
 
 // errConfig marks a drop for a vendor that is not configured.

@@ -141,15 +141,7 @@ func (m *Monitor) StageDone(folder, vendor, stage string, d time.Duration, ok bo
 		h = &histogram{counts: make([]int64, len(StageBuckets))}
 		m.stages[k] = h
 	}
-	s := d.Seconds()
-	for i, b := range StageBuckets {
-		if s <= b {
-			h.counts[i]++
-			break
-		}
-	}
-	h.sum += s
-	h.n++
+	h.observe(StageBuckets, d.Seconds())
 }
 
 // VendorStatus implements pipeline.Observer.
@@ -274,15 +266,7 @@ func (m *Monitor) WriteMetrics(w io.Writer, roots []string) error {
 
 	head("scandrop_stage_duration_seconds", "histogram", "How long job stages took, retries included, by vendor and stage.")
 	for _, k := range sortedKeys(m.stages) {
-		h := m.stages[k]
-		var cum int64
-		for i, ub := range StageBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "scandrop_stage_duration_seconds_bucket%s %d\n", labels("vendor", k[0], "stage", k[1], "le", num(ub)), cum)
-		}
-		fmt.Fprintf(&b, "scandrop_stage_duration_seconds_bucket%s %d\n", labels("vendor", k[0], "stage", k[1], "le", "+Inf"), h.n)
-		fmt.Fprintf(&b, "scandrop_stage_duration_seconds_sum%s %s\n", labels("vendor", k[0], "stage", k[1]), num(h.sum))
-		fmt.Fprintf(&b, "scandrop_stage_duration_seconds_count%s %d\n", labels("vendor", k[0], "stage", k[1]), h.n)
+		writeHistogram(&b, "scandrop_stage_duration_seconds", StageBuckets, m.stages[k], "vendor", k[0], "stage", k[1])
 	}
 
 	head("scandrop_uploaded_bytes_total", "counter", "Bytes uploaded to the vendors' storage, by vendor.")
@@ -307,19 +291,24 @@ func (m *Monitor) WriteMetrics(w io.Writer, roots []string) error {
 
 	head("scandrop_scan_duration_seconds", "histogram", "How long scans of inbox/ took, by watch and kind (full: the periodic rescan; events: after file events).")
 	for _, k := range sortedKeys(m.scans) {
-		h := m.scans[k]
-		var cum int64
-		for i, ub := range ScanBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "scandrop_scan_duration_seconds_bucket%s %d\n", labels("watch", k[0], "kind", k[1], "le", num(ub)), cum)
-		}
-		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_bucket%s %d\n", labels("watch", k[0], "kind", k[1], "le", "+Inf"), h.n)
-		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_sum%s %s\n", labels("watch", k[0], "kind", k[1]), num(h.sum))
-		fmt.Fprintf(&b, "scandrop_scan_duration_seconds_count%s %d\n", labels("watch", k[0], "kind", k[1]), h.n)
+		writeHistogram(&b, "scandrop_scan_duration_seconds", ScanBuckets, m.scans[k], "watch", k[0], "kind", k[1])
 	}
 
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHistogram writes one labelled series of a histogram: cumulative
+// buckets, +Inf, sum and count.
+func writeHistogram(b *strings.Builder, name string, buckets []float64, h *histogram, kv ...string) {
+	var cum int64
+	for i, ub := range buckets {
+		cum += h.counts[i]
+		fmt.Fprintf(b, "%s_bucket%s %d\n", name, labels(append(kv, "le", num(ub))...), cum)
+	}
+	fmt.Fprintf(b, "%s_bucket%s %d\n", name, labels(append(kv, "le", "+Inf")...), h.n)
+	fmt.Fprintf(b, "%s_sum%s %s\n", name, labels(kv...), num(h.sum))
+	fmt.Fprintf(b, "%s_count%s %d\n", name, labels(kv...), h.n)
 }
 
 // countFolders counts the job folders in dir, or -1 if it cannot be read.

@@ -41,21 +41,8 @@ func TestUploadWithoutMultipart(t *testing.T) {
 	defer gw.Close()
 	v := realsee.New(realsee.Config{Endpoint: gw.URL, AppKey: "k", AppSecret: "s", PartSize: 32 << 10,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	dir := t.TempDir()
-	copyTree(t, "../../examples/realsee/nave-2026-11-20", dir)
-
 	ctx := context.Background()
-	jr := vendortest.NewMemJournal()
-	job, err := v.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := job.Package(ctx, jr); err != nil {
-		t.Fatal(err)
-	}
-	if err := job.Upload(ctx, jr, nil); err != nil {
-		t.Fatal(err)
-	}
+	job, jr := uploadExample(t, v)
 	ids, err := job.Submit(ctx, jr)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +74,22 @@ func TestUploadLearnsRegionFromStore(t *testing.T) {
 		Bucket: "vrlab-private", Region: "ap-northeast-1", AccessKey: "AK", SecretKey: "SK"})
 	defer gw.Close()
 	v := realsee.New(realsee.Config{Endpoint: gw.URL, AppKey: "k", AppSecret: "s", HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	_, jr := uploadExample(t, v)
+	var up struct {
+		Key     string
+		Done    bool
+		Storage struct{ Region string }
+	}
+	jr.Load("realsee.upload", &up)
+	if _, ok := store.Object("vrlab-private", up.Key); !ok || !up.Done || up.Storage.Region != "us-east-1" {
+		t.Fatalf("upload state %+v; object stored: %v", up, ok)
+	}
+}
+
+// uploadExample opens a copy of the bundled example with v, packages it and
+// uploads it.
+func uploadExample(t *testing.T, v *realsee.Vendor) (vendors.Job, *vendortest.MemJournal) {
+	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, "../../examples/realsee/nave-2026-11-20", dir)
 	ctx := context.Background()
@@ -101,13 +104,5 @@ func TestUploadLearnsRegionFromStore(t *testing.T) {
 	if err := job.Upload(ctx, jr, nil); err != nil {
 		t.Fatal(err)
 	}
-	var up struct {
-		Key     string
-		Done    bool
-		Storage struct{ Region string }
-	}
-	jr.Load("realsee.upload", &up)
-	if _, ok := store.Object("vrlab-private", up.Key); !ok || !up.Done || up.Storage.Region != "us-east-1" {
-		t.Fatalf("upload state %+v; object stored: %v", up, ok)
-	}
+	return job, jr
 }
