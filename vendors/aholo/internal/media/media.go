@@ -8,6 +8,7 @@ package media
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -17,8 +18,6 @@ import (
 	"math"
 	"path"
 	"strings"
-
-	mp4 "github.com/abema/go-mp4"
 )
 
 // Kind is what a resource is to Aholo.
@@ -162,6 +161,175 @@ var topLevelBoxes = map[string]bool{
 	"mfra": true, "styp": true, "sidx": true, "pdin": true,
 }
 
+// The video probe reads box headers and a few fixed fields itself, and
+// never a payload whose length the file declares: a header may claim
+// gigabytes (a damaged or hostile file), and a parser that allocates what
+// a header claims lets one small file exhaust the daemon's memory. Every
+// box visited is checked to lie within its parent (the file at the top).
+const (
+	// maxBoxes bounds the boxes one probe visits (one small read each):
+	// a real video has tens in its moov, a fragmented one a few per
+	// fragment at the top level.
+	maxBoxes = 1 << 20
+	// maxDepth bounds the nesting of the containers walked.
+	maxDepth = 16
+	// maxHeaderBox bounds the boxes whose fields are read (mvhd, tkhd,
+	// hdlr): each holds about a hundred bytes.
+	maxHeaderBox = 64 << 10
+)
+
+// box is the header of one box of an MP4/MOV file.
+type box struct {
+	typ  string // four characters, as in the file
+	off  int64  // offset of the box in the file
+	hdr  int64  // header length: 8, 16 with a 64-bit size, +16 for uuid
+	size int64  // whole box, header included
+}
+
+func (b box) end() int64     { return b.off + b.size }
+func (b box) payload() int64 { return b.off + b.hdr }
+
+// containers are the boxes inside moov made only of boxes, walked to check
+// that every header fits in its parent. meta is handled apart (ISO puts 4
+// bytes of version and flags before its boxes, QuickTime does not).
+var containers = map[string]bool{
+	"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true,
+	"edts": true, "dinf": true, "udta": true, "mvex": true, "tref": true,
+	"clip": true, "matt": true, "gmhd": true, "ilst": true,
+}
+
+// tables are the sample tables: a version and flags, an entry count and
+// entries of a fixed size. An entry count the box cannot hold is a damaged
+// file (the vendor's parser would allocate from it).
+var tables = map[string]struct{ skip, entry int64 }{
+	"stco": {0, 4}, "co64": {0, 8}, "stts": {0, 8}, "ctts": {0, 8},
+	"stsc": {0, 12}, "stss": {0, 4}, "stsz": {4, 4},
+}
+
+// walker reads the boxes of one file.
+type walker struct {
+	r     io.ReaderAt
+	size  int64
+	boxes int
+}
+
+// at reads the header of the box at off, which must end by end (the end of
+// its parent, or of the file when parent is "").
+func (w *walker) at(off, end int64, parent string) (box, error) {
+	w.boxes++
+	if w.boxes > maxBoxes {
+		return box{}, fmt.Errorf("corrupt video (more than %d boxes); export the video again", maxBoxes)
+	}
+	var h [32]byte
+	n, _ := w.r.ReadAt(h[:min(int64(len(h)), end-off)], off)
+	if n < 8 {
+		if parent == "" {
+			return box{}, fmt.Errorf("truncated video (box header at byte %d cut off); copy the file again", off)
+		}
+		return box{}, fmt.Errorf("corrupt video (box header at byte %d cut off by the end of its %q box); export the video again", off, parent)
+	}
+	b := box{typ: string(h[4:8]), off: off, hdr: 8}
+	size := uint64(binary.BigEndian.Uint32(h[0:4]))
+	switch size {
+	case 0: // extends to the end of the file (or, leniently, of its parent)
+		size = uint64(end - off)
+	case 1: // a 64-bit size follows the type
+		if n < 16 {
+			return box{}, fmt.Errorf("truncated video (box %q at byte %d: its 64-bit size is cut off); copy the file again", b.typ, off)
+		}
+		size, b.hdr = binary.BigEndian.Uint64(h[8:16]), 16
+	}
+	if b.typ == "uuid" {
+		b.hdr += 16
+	}
+	if size < uint64(b.hdr) || int64(b.hdr) > int64(n) {
+		return box{}, fmt.Errorf("corrupt video (box %q at byte %d has size %d)", b.typ, off, size)
+	}
+	if size > uint64(end-off) {
+		if parent == "" {
+			need := uint64(off) + size
+			if need < size { // wrapped: say what the box declares
+				need = size
+			}
+			return box{}, fmt.Errorf("truncated video (box %q needs %d bytes, the file ends after %d; the box at byte %d declares %d); copy the file again",
+				b.typ, need, w.size, off, size)
+		}
+		return box{}, fmt.Errorf("corrupt video (box %q at byte %d declares %d bytes, more than its %q box holds); export the video again",
+			b.typ, off, size, parent)
+	}
+	b.size = int64(size)
+	return b, nil
+}
+
+// children calls fn for each box in [start, end) of parent, checking each.
+func (w *walker) children(start, end int64, parent string, fn func(box) error) error {
+	for off := start; off < end; {
+		b, err := w.at(off, end, parent)
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		off = b.end()
+	}
+	return nil
+}
+
+// check walks the boxes inside b down to depth levels, checking every
+// header and every sample table's entry count against its box.
+func (w *walker) check(b box, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("corrupt video (boxes nested more than %d deep at byte %d); export the video again", maxDepth, b.off)
+	}
+	start := b.payload()
+	switch {
+	case b.typ == "meta":
+		// ISO meta is a full box (version and flags, zero); QuickTime's
+		// starts with a box, whose size is never zero.
+		var vf [4]byte
+		if _, err := w.r.ReadAt(vf[:], start); err == nil && binary.BigEndian.Uint32(vf[:]) == 0 {
+			start += 4
+		}
+	case tables[b.typ].entry > 0:
+		t := tables[b.typ]
+		var f [12]byte
+		head := 8 + t.skip
+		if b.size-b.hdr < head {
+			return fmt.Errorf("corrupt video (box %q at byte %d is too short for its entry count); export the video again", b.typ, b.off)
+		}
+		if _, err := w.r.ReadAt(f[:head], start); err != nil {
+			return fmt.Errorf("read: %v", err)
+		}
+		if b.typ == "stsz" && binary.BigEndian.Uint32(f[4:8]) != 0 {
+			return nil // one size for every sample: no entries follow
+		}
+		count := int64(binary.BigEndian.Uint32(f[head-4 : head]))
+		if hold := (b.size - b.hdr - head) / t.entry; count > hold {
+			return fmt.Errorf("corrupt video (box %q at byte %d declares %d entries, its %d bytes hold %d); export the video again",
+				b.typ, b.off, count, b.size, hold)
+		}
+		return nil
+	case !containers[b.typ]:
+		return nil
+	}
+	return w.children(start, b.end(), b.typ, func(c box) error { return w.check(c, depth+1) })
+}
+
+// fields reads up to len(p) bytes of b's payload: the fixed fields at its
+// start. It refuses a box far larger than such fields need.
+func (w *walker) fields(b box, p []byte) ([]byte, error) {
+	if b.size > maxHeaderBox {
+		return nil, fmt.Errorf("corrupt video (box %q at byte %d declares %d bytes; it holds a few fields); export the video again", b.typ, b.off, b.size)
+	}
+	p = p[:min(int64(len(p)), b.size-b.hdr)]
+	n, err := w.r.ReadAt(p, b.payload())
+	if n < len(p) {
+		return nil, fmt.Errorf("read: %v", err)
+	}
+	return p, nil
+}
+
 func probeVideo(r io.ReaderAt, size int64, name string, head []byte) (Info, error) {
 	info := Info{Kind: Video, Format: "mp4"}
 	if strings.EqualFold(path.Ext(name), ".mov") {
@@ -172,69 +340,104 @@ func probeVideo(r io.ReaderAt, size int64, name string, head []byte) (Info, erro
 	}
 	// Walk the top-level boxes: a copy cut short shows as a box running
 	// past the end of the file, an unfinished recording as a missing moov.
-	var moov *mp4.BoxInfo
-	rs := io.NewSectionReader(r, 0, size)
-	for off := int64(0); off < size; {
-		if _, err := rs.Seek(off, io.SeekStart); err != nil {
-			return info, err
+	w := &walker{r: r, size: size}
+	var moov *box
+	err := w.children(0, size, "", func(b box) error {
+		if b.typ == "moov" && moov == nil {
+			moov = &b
 		}
-		bi, err := mp4.ReadBoxInfo(rs)
-		if err != nil {
-			return info, fmt.Errorf("truncated video (box header at byte %d cut off); copy the file again", off)
-		}
-		if bi.ExtendToEOF {
-			bi.Size = uint64(size - off)
-		}
-		if bi.Size < bi.HeaderSize {
-			return info, fmt.Errorf("corrupt video (box %q at byte %d has size %d)", bi.Type.String(), off, bi.Size)
-		}
-		if off+int64(bi.Size) > size {
-			return info, fmt.Errorf("truncated video (box %q needs %d bytes, the file ends after %d); copy the file again",
-				bi.Type.String(), off+int64(bi.Size), size)
-		}
-		if bi.Type == mp4.BoxTypeMoov() {
-			moov = bi
-		}
-		off += int64(bi.Size)
+		return nil
+	})
+	if err != nil {
+		return info, err
 	}
 	if moov == nil {
 		return info, errors.New("no movie header ('moov' box); the recording may be unfinished, export it again")
 	}
-	mvhds, err := mp4.ExtractBoxWithPayload(rs, moov, mp4.BoxPath{mp4.BoxTypeMvhd()})
-	if err != nil || len(mvhds) == 0 {
+	if err := w.check(*moov, 0); err != nil {
+		return info, err
+	}
+
+	var mvhd, traks []box
+	_ = w.children(moov.payload(), moov.end(), "moov", func(b box) error {
+		switch b.typ {
+		case "mvhd":
+			mvhd = append(mvhd, b)
+		case "trak":
+			traks = append(traks, b)
+		}
+		return nil
+	})
+	if len(mvhd) == 0 {
 		return info, errors.New("unreadable movie header ('mvhd'); export the video again")
 	}
-	mvhd := mvhds[0].Payload.(*mp4.Mvhd)
-	if mvhd.Timescale == 0 || mvhd.GetDuration() == 0 {
+	var buf [96]byte
+	p, err := w.fields(mvhd[0], buf[:32])
+	if err != nil {
+		return info, err
+	}
+	var timescale, duration uint64
+	switch {
+	case len(p) >= 20 && p[0] == 0:
+		timescale, duration = uint64(binary.BigEndian.Uint32(p[12:16])), uint64(binary.BigEndian.Uint32(p[16:20]))
+	case len(p) >= 32 && p[0] == 1:
+		timescale, duration = uint64(binary.BigEndian.Uint32(p[20:24])), binary.BigEndian.Uint64(p[24:32])
+	default:
+		return info, errors.New("unreadable movie header ('mvhd'); export the video again")
+	}
+	if timescale == 0 || duration == 0 {
 		return info, errors.New("the video has no duration (fragmented or empty); remux it into a plain MP4")
 	}
-	info.Duration = math.Round(float64(mvhd.GetDuration())/float64(mvhd.Timescale)*1000) / 1000
-	traks, err := mp4.ExtractBox(rs, moov, mp4.BoxPath{mp4.BoxTypeTrak()})
-	if err != nil {
-		return info, fmt.Errorf("unreadable track list: %v", err)
-	}
+	info.Duration = math.Round(float64(duration)/float64(timescale)*1000) / 1000
+
 	for _, trak := range traks {
-		boxes, err := mp4.ExtractBoxesWithPayload(rs, trak, []mp4.BoxPath{
-			{mp4.BoxTypeTkhd()},
-			{mp4.BoxTypeMdia(), mp4.BoxTypeHdlr()},
-		})
+		width, height, video, err := w.track(trak, buf[:])
 		if err != nil {
-			continue
+			return info, err
 		}
-		var tkhd *mp4.Tkhd
-		video := false
-		for _, b := range boxes {
-			switch p := b.Payload.(type) {
-			case *mp4.Tkhd:
-				tkhd = p
-			case *mp4.Hdlr:
-				video = string(p.HandlerType[:]) == "vide"
-			}
-		}
-		if video && tkhd != nil && tkhd.GetWidthInt() > 0 && tkhd.GetHeightInt() > 0 {
-			info.Width, info.Height = int(tkhd.GetWidthInt()), int(tkhd.GetHeightInt())
+		if video && width > 0 && height > 0 {
+			info.Width, info.Height = width, height
 			return info, nil
 		}
 	}
 	return info, errors.New("no video track with a picture size (an audio-only file?)")
+}
+
+// track reads a trak's picture size (tkhd) and whether it is video (the
+// handler of its mdia is "vide").
+func (w *walker) track(trak box, buf []byte) (width, height int, video bool, err error) {
+	err = w.children(trak.payload(), trak.end(), "trak", func(b box) error {
+		switch b.typ {
+		case "tkhd":
+			p, err := w.fields(b, buf[:96])
+			if err != nil {
+				return err
+			}
+			// Width and height, 16.16 fixed point, end the fields of
+			// either version (84 bytes in version 0, 96 in version 1).
+			n := 84
+			if len(p) > 0 && p[0] == 1 {
+				n = 96
+			}
+			if len(p) < n {
+				return fmt.Errorf("corrupt video (track header at byte %d is %d bytes, too short); export the video again", b.off, b.size)
+			}
+			width = int(binary.BigEndian.Uint32(p[n-8:n-4]) >> 16)
+			height = int(binary.BigEndian.Uint32(p[n-4:n]) >> 16)
+		case "mdia":
+			return w.children(b.payload(), b.end(), "mdia", func(c box) error {
+				if c.typ != "hdlr" {
+					return nil
+				}
+				p, err := w.fields(c, buf[:12])
+				if err != nil {
+					return err
+				}
+				video = video || len(p) == 12 && string(p[8:12]) == "vide"
+				return nil
+			})
+		}
+		return nil
+	})
+	return width, height, video, err
 }

@@ -1,0 +1,139 @@
+package media_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
+)
+
+// sparse is a file of size bytes that starts with data and holds zeros
+// after it, as a sparse file on disk does: a test can probe a "3 GB" file
+// without writing one.
+type sparse struct {
+	data []byte
+	size int64
+}
+
+func (s sparse) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), s.size-off))
+	clear(p[:n])
+	if off < int64(len(s.data)) {
+		copy(p[:n], s.data[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// allocLimit bounds what one probe may allocate, whatever the file claims:
+// a few small buffers and the 64 KiB tail of an image.
+const allocLimit = 1 << 20
+
+// probe runs media.Probe and measures the bytes it allocated.
+func probe(r io.ReaderAt, size int64, name string) (media.Info, error, uint64) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	info, err := media.Probe(r, size, name)
+	runtime.ReadMemStats(&after)
+	return info, err, after.TotalAlloc - before.TotalAlloc
+}
+
+func TestProbeGoodMP4Bytes(t *testing.T) {
+	data := testmedia.MP4Bytes(1920, 1080, 12500, 4096)
+	for _, name := range []string{"walk.mp4", "walk.MOV"} {
+		info, err := media.Probe(bytes.NewReader(data), int64(len(data)), name)
+		if err != nil || info.Width != 1920 || info.Height != 1080 || info.Duration != 12.5 {
+			t.Errorf("%s: %+v, %v", name, info, err)
+		}
+	}
+}
+
+// TestProbeHostileBoxes: any box declaring more than it holds — past the
+// end of the file, past its parent, a header box of gigabytes in a sparse
+// file big enough to hold it, a sample table with more entries than its
+// box — is refused with the box and its offset, and the probe allocates
+// no more than for a good file.
+func TestProbeHostileBoxes(t *testing.T) {
+	good := testmedia.MP4Bytes(640, 480, 3000, 4096)
+	const gb15 = 1_500_000_000
+	tests := []struct {
+		name string
+		data []byte
+		size int64 // apparent (sparse) size; 0: len(data)
+		want string
+	}{
+		{"ftyp huge", testmedia.Declare(good, "ftyp", gb15), 0, `truncated video (box "ftyp" needs 1500000000 bytes`},
+		{"moov huge", testmedia.Declare(good, "moov", gb15), 0, `truncated video (box "moov" needs`},
+		{"mdat huge", testmedia.Declare(good, "mdat", 3_000_000_000), 0, `truncated video (box "mdat" needs`},
+		{"uuid huge", testmedia.Declare(good, "uuid", gb15), 0, `truncated video (box "uuid" needs`},
+		{"uuid too short", testmedia.Declare(good, "uuid", 12), 0, `corrupt video (box "uuid" at byte`},
+		{"mvhd past moov", testmedia.Declare(good, "mvhd", gb15), 0, `corrupt video (box "mvhd" at byte 32 declares 1500000000 bytes, more than its "moov" box holds)`},
+		{"trak past moov", testmedia.Declare(good, "trak", gb15), 0, `corrupt video (box "trak" at byte`},
+		{"tkhd past trak", testmedia.Declare(good, "tkhd", gb15), 0, `corrupt video (box "tkhd" at byte`},
+		{"hdlr past mdia", testmedia.Declare(good, "hdlr", gb15), 0, `corrupt video (box "hdlr" at byte`},
+		{"minf past mdia", testmedia.Declare(good, "minf", gb15), 0, `corrupt video (box "minf" at byte`},
+		{"stbl past minf", testmedia.Declare(good, "stbl", gb15), 0, `corrupt video (box "stbl" at byte`},
+		{"stsz past stbl", testmedia.Declare(good, "stsz", gb15), 0, `corrupt video (box "stsz" at byte`},
+		{"stco past stbl", testmedia.Declare(good, "stco", gb15), 0, `corrupt video (box "stco" at byte`},
+		{"udta past moov", testmedia.Declare(good, "udta", gb15), 0, `corrupt video (box "udta" at byte`},
+		{"meta past udta", testmedia.Declare(good, "meta", gb15), 0, `corrupt video (box "meta" at byte`},
+		{"ilst past meta", testmedia.Declare(good, "ilst", gb15), 0, `corrupt video (box "ilst" at byte`},
+		{"stsz entries", testmedia.DeclareEntries(good, "stsz", 400_000_000), 0, `corrupt video (box "stsz" at byte`},
+		{"stco entries", testmedia.DeclareEntries(good, "stco", 400_000_000), 0, `corrupt video (box "stco" at byte`},
+		{"stts entries", testmedia.DeclareEntries(good, "stts", 1<<31), 0, `corrupt video (box "stts" at byte`},
+		{"stsc entries", testmedia.DeclareEntries(good, "stsc", 1<<31), 0, `corrupt video (box "stsc" at byte`},
+		{"box of 7 bytes", testmedia.Declare(good, "mdhd", 7), 0, `corrupt video (box "mdhd" at byte`},
+		// A sparse file of 3 GB in which the boxes do hold what they
+		// declare: the header boxes are still far larger than any real one.
+		{"sparse hdlr 1.5 GB", sparseMoov("hdlr", gb15), 3_000_000_000, `corrupt video (box "hdlr" at byte`},
+		{"sparse tkhd 1.5 GB", sparseMoov("tkhd", gb15), 3_000_000_000, `corrupt video (box "tkhd" at byte`},
+		{"sparse mvhd 1.5 GB", sparseMoov("mvhd", gb15), 3_000_000_000, `corrupt video (box "mvhd" at byte`},
+	}
+	for _, tt := range tests {
+		size := tt.size
+		if size == 0 {
+			size = int64(len(tt.data))
+		}
+		for _, name := range []string{"walk.mov", "walk.mp4"} {
+			info, err, alloc := probe(sparse{tt.data, size}, size, name)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("%s (%s): %+v, %v; want %q", tt.name, name, info, err, tt.want)
+			}
+			if alloc > allocLimit {
+				t.Errorf("%s (%s): allocated %d bytes", tt.name, name, alloc)
+			}
+		}
+	}
+}
+
+// sparseMoov builds the start of a file whose moov holds one header box
+// (typ) that declares, and in a sparse file of enough size really spans,
+// size bytes: only the headers are written, the rest reads as zeros.
+func sparseMoov(typ string, size uint32) []byte {
+	mvhd := testmedia.Box("mvhd", make([]byte, 12), []byte{0, 0, 3, 0xE8, 0, 0, 0x0B, 0xB8}, make([]byte, 80))
+	path := map[string][]string{"mvhd": {"moov"}, "tkhd": {"moov", "trak"}, "hdlr": {"moov", "trak", "mdia"}}[typ]
+	// From the inside out: each box is its header, the boxes before its
+	// child (moov's mvhd), and the child's start.
+	start := testmedia.Box(typ)
+	binary.BigEndian.PutUint32(start, size)
+	for i := len(path) - 1; i >= 0; i-- {
+		var pre []byte
+		if path[i] == "moov" && typ != "mvhd" {
+			pre = mvhd
+		}
+		size += 8 + uint32(len(pre))
+		start = append(append(testmedia.Box(path[i]), pre...), start...)
+		binary.BigEndian.PutUint32(start, size)
+	}
+	return append(testmedia.Box("ftyp", []byte("qt  "), make([]byte, 4)), start...)
+}
