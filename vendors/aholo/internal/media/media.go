@@ -389,6 +389,9 @@ func probeVideo(r io.ReaderAt, size int64, name string, head []byte) (Info, erro
 		return info, errors.New("the video has no duration (fragmented or empty); remux it into a plain MP4")
 	}
 	info.Duration = math.Round(float64(duration)/float64(timescale)*1000) / 1000
+	if info.Duration == 0 {
+		return info, fmt.Errorf("the video lasts under a millisecond (%d/%d s); export it again", duration, timescale)
+	}
 
 	for _, trak := range traks {
 		width, height, video, err := w.track(trak, buf[:])
