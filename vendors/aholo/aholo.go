@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -157,7 +156,7 @@ func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
 		}
 		return nil, ps.Err(op)
 	}
-	data, err := readAllLimit(f, 1<<20)
+	data, err := readRecon(f)
 	f.Close()
 	if err != nil {
 		ps.Add(Marker, "%v", err)
@@ -247,20 +246,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func readAllLimit(f *os.File, limit int64) ([]byte, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("too large (%d bytes); recon.yaml holds a few settings", fi.Size())
-	}
-	buf := make([]byte, fi.Size())
-	_, err = f.ReadAt(buf, 0)
-	if err != nil && fi.Size() > 0 {
-		return nil, err
-	}
-	return buf, nil
 }

@@ -3,7 +3,9 @@ package aholo
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/vendors/dropfs"
+	"github.com/scandrop/scandrop/vendors/internal/textenc"
 )
 
 // Marker is the file at a drop's root that makes it an Aholo job.
@@ -42,6 +45,36 @@ var (
 	accesses  = []string{"public", "private"}
 )
 
+// maxRecon bounds recon.yaml: a few settings and, at most, a list of some
+// thousand resource names. YAML costs some hundred times its size to
+// parse, so a larger file is refused unread.
+const maxRecon = 256 << 10
+
+// maxPatterns bounds the resources list: each pattern is matched against
+// every file of the folder.
+const maxPatterns = 10000
+
+// readRecon reads the opened recon.yaml, refusing one larger than maxRecon
+// before reading it.
+func readRecon(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > maxRecon {
+		return nil, fmt.Errorf("file too large (%d bytes, limit %d); recon.yaml holds a few settings", fi.Size(), maxRecon)
+	}
+	// Read one byte more than the size said, to notice a file that grew.
+	data, err := io.ReadAll(io.LimitReader(f, maxRecon+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", err)
+	}
+	if len(data) > maxRecon {
+		return nil, fmt.Errorf("file too large (over %d bytes, limit %d); recon.yaml holds a few settings", len(data), maxRecon)
+	}
+	return data, nil
+}
+
 // parseRecon reads recon.yaml. Every problem names recon.yaml and its line
 // ("recon.yaml:3"), compiler style, so that an editor can jump to it.
 func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
@@ -49,6 +82,13 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 	var ps vendors.Problems
 	at := func(line int) string { return Marker + ":" + strconv.Itoa(line) }
 
+	data, err := textenc.UTF8(Marker, data)
+	if err != nil {
+		ps.Add(Marker, "%v", err)
+		return r, ps
+	}
+	// Parsed into nodes, never into Go values: aliases stay references,
+	// so an alias bomb ("billion laughs") costs its size, not its expansion.
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -136,6 +176,10 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 			items := []*yaml.Node{v}
 			if v.Kind == yaml.SequenceNode {
 				items = v.Content
+				if len(items) > maxPatterns {
+					ps.Add(at(v.Line), "resources: %d entries, more than %d; use wildcards such as images/*.jpg", len(items), maxPatterns)
+					break
+				}
 				if len(items) == 0 {
 					ps.Add(at(v.Line), "resources: empty list; remove the key to take every image and video in the folder")
 					r.Patterns = []string{}
@@ -164,12 +208,16 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 	return r, ps
 }
 
+// maxErrorSearch bounds the bytes yamlErrorLine parses in all, so that a
+// large broken file costs milliseconds, not minutes.
+const maxErrorSearch = 4 << 20
+
 // yamlErrorLine finds the line of a syntax error: the first line from which
 // every longer prefix of the file fails to parse, i.e. where the broken
 // construct starts. 0 if the file is too long to search.
 func yamlErrorLine(data []byte) int {
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	if len(lines) > 500 {
+	if len(lines) > 500 || len(lines)*len(data) > maxErrorSearch {
 		return 0
 	}
 	line := 0
