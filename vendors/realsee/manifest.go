@@ -18,6 +18,7 @@ import (
 
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs"
+	"github.com/scandrop/scandrop/vendors/internal/textenc"
 )
 
 // ManifestName is the drop marker and the archive's configuration file.
@@ -63,7 +64,17 @@ type fileRef struct {
 
 // maxManifest bounds manifest.json: a project of thousands of scans fits in
 // far less, and an accidental multi-GiB file must not be read into memory.
-const maxManifest = 8 << 20
+// Decoding costs a few times the file's size, so the bound keeps a hostile
+// manifest well within the daemon's memory.
+const maxManifest = 2 << 20
+
+// maxScans and maxFloors bound the lists a manifest may hold: each scan is
+// a panorama to check and upload, and the largest real projects have a few
+// thousand. Beyond them the manifest is refused before anything is checked.
+const (
+	maxScans  = 10000
+	maxFloors = 1000
+)
 
 // validate checks a drop offline and reports every problem it finds.
 func validate(dir string) (*drop, error) {
@@ -75,14 +86,10 @@ func validate(dir string) (*drop, error) {
 		ps.Add(ManifestName, "%s", describeOpenErr(err))
 		return fail()
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	data, err := readManifest(f, fi.Size())
 	f.Close()
 	if err != nil {
-		ps.Add(ManifestName, "cannot read: %v", err)
-		return fail()
-	}
-	if len(data) > maxManifest {
-		ps.Add(ManifestName, "larger than %d MiB; is it really a manifest?", maxManifest>>20)
+		ps.Add(ManifestName, "%v", err)
 		return fail()
 	}
 	m, err := parseManifest(data)
@@ -151,9 +158,45 @@ func validate(dir string) (*drop, error) {
 	return d, nil
 }
 
+// readManifest reads at most maxManifest bytes of manifest.json, whose
+// size the directory says is size: a file larger than that, or one that
+// grows past it while being read, is refused before it is read into memory.
+func readManifest(f io.Reader, size int64) ([]byte, error) {
+	tooLarge := func(n int64) error {
+		return fmt.Errorf("file too large (%d bytes, limit %d); a manifest of thousands of scans takes a few hundred KB, is it really a manifest?", n, maxManifest)
+	}
+	if size > maxManifest {
+		return nil, tooLarge(size)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", err)
+	}
+	if len(data) > maxManifest {
+		return nil, tooLarge(int64(len(data)))
+	}
+	return data, nil
+}
+
+// manifestBOM returns the length of the UTF-8 byte order mark f starts
+// with: 3, or 0 without one.
+func manifestBOM(f io.ReaderAt) int64 {
+	var b [3]byte
+	if n, _ := f.ReadAt(b[:], 0); n == 3 && bytes.Equal(b[:], []byte{0xEF, 0xBB, 0xBF}) {
+		return 3
+	}
+	return 0
+}
+
 // parseManifest decodes strictly: unknown keys are reported, since a typo
 // ("scan_lst") would otherwise turn into a confusing "scan_list is empty".
+// A UTF-8 byte order mark (Windows Notepad writes one) is skipped; UTF-16
+// text is refused with the fix, as the vendor reads UTF-8 only.
 func parseManifest(data []byte) (*manifest, error) {
+	data, err := textenc.UTF8(ManifestName, data)
+	if err != nil {
+		return nil, err
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty file; see examples/realsee for a manifest")
 	}
@@ -168,6 +211,12 @@ func parseManifest(data []byte) (*manifest, error) {
 	}
 	if dec.More() {
 		return nil, errors.New("more than one JSON value in the file")
+	}
+	if len(m.ScanList) > maxScans {
+		return nil, fmt.Errorf("scan_list has %d scans, more than the %d a project may have; split the project", len(m.ScanList), maxScans)
+	}
+	if len(m.FloorMap) > maxFloors {
+		return nil, fmt.Errorf("floor_map has %d floors, more than %d; list the building's floors only", len(m.FloorMap), maxFloors)
 	}
 	return &m, nil
 }

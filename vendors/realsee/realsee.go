@@ -154,16 +154,22 @@ func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 		if err != nil {
 			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
 		}
+		// The vendor gets the manifest without the UTF-8 byte order mark
+		// validation accepts: JSON readers may refuse one.
+		var skip int64
+		if f.file == ManifestName {
+			skip = manifestBOM(fh)
+		}
 		h := crc32.NewIEEE()
-		n, err := io.CopyBuffer(h, fh, buf)
+		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, skip, fi.Size()-skip), buf)
 		fh.Close()
 		if err != nil {
 			return vendors.E(vendors.Other, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
 		}
-		if n != fi.Size() {
+		if n+skip != fi.Size() {
 			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: changed while being read; is something still writing to the folder?", f.file))
 		}
-		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, ModTime: fi.ModTime().UnixNano(), CRC32: h.Sum32()})
+		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, Skip: skip, ModTime: fi.ModTime().UnixNano(), CRC32: h.Sum32()})
 	}
 	return jr.Store(journalPackage, ps)
 }
@@ -174,7 +180,7 @@ func (j *job) matches(es []zipEntry) bool {
 	if len(es) != len(j.d.images)+1 {
 		return false
 	}
-	if es[0].File != ManifestName || es[0].Size != j.d.manifest.Size || es[0].ModTime != j.d.manifest.ModTime {
+	if es[0].File != ManifestName || es[0].Skip+es[0].Size != j.d.manifest.Size || es[0].ModTime != j.d.manifest.ModTime {
 		return false
 	}
 	for i, img := range j.d.images {

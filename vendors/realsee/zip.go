@@ -20,12 +20,15 @@ import (
 
 // zipEntry is one stored file of the archive.
 type zipEntry struct {
-	Name    string    `json:"name"` // name inside the archive
-	File    string    `json:"file"` // path in the drop folder
-	Size    int64     `json:"size"`
-	ModTime int64     `json:"mtime"` // Unix nanoseconds
-	CRC32   uint32    `json:"crc32"`
-	time    time.Time // ModTime as a time, for the DOS fields
+	Name    string `json:"name"` // name inside the archive
+	File    string `json:"file"` // path in the drop folder
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime"` // Unix nanoseconds
+	CRC32   uint32 `json:"crc32"`
+	// Skip is how many bytes at the start of File the entry leaves out
+	// (a manifest's UTF-8 byte order mark); Size counts the rest.
+	Skip int64     `json:"skip,omitempty"`
+	time time.Time // ModTime as a time, for the DOS fields
 }
 
 // segment is a run of the archive: literal bytes or a range of a file.
@@ -33,6 +36,7 @@ type segment struct {
 	off  int64  // offset in the archive
 	lit  []byte // literal bytes (headers, directory), or nil
 	file string // drop path when lit is nil
+	foff int64  // where in file the run starts
 	size int64
 }
 
@@ -77,7 +81,7 @@ func layoutZip(entries []zipEntry, force64 bool) *zipLayout {
 		offsets[i] = l.total
 		add(segment{lit: localHeader(e, z64)})
 		if e.Size > 0 {
-			add(segment{file: e.File, size: e.Size})
+			add(segment{file: e.File, foff: e.Skip, size: e.Size})
 		}
 	}
 	cdStart := l.total
@@ -261,7 +265,7 @@ func (a *archive) ReadAt(p []byte, off int64) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			m, err = f.ReadAt(want, in)
+			m, err = f.ReadAt(want, s.foff+in)
 			if err != nil && !(err == io.EOF && m == len(want)) {
 				if err == io.EOF {
 					err = fmt.Errorf("%s: shorter than when it was packaged; was it changed?", s.file)
