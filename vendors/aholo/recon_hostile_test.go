@@ -163,7 +163,7 @@ func TestWriteReconSeeds(t *testing.T) {
 		"utf16le-bom": string(utf16Text("name: chair\n", false, true)),
 		"utf16be-bom": string(utf16Text("name: chair\n", true, true)),
 		"alias-bomb":  aliasBomb("xa"),
-		"deep-flow":   "name: " + strings.Repeat("[", 12000),
+		"deep-flow":   "name: " + strings.Repeat("[", 2000),
 		"deep-block":  deepBlock(200),
 		"syntax":      "name: x\nresources: [images/*.jpg\ncover: images/001.jpg\n",
 		"anchors":     "a: &x images/*.jpg\nresources: [*x, *x]\ncover: *x\n",
