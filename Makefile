@@ -1,6 +1,8 @@
 # scandrop — build, test, benchmark.
 #
-#   make test    the whole test suite, with the real S3 server it needs
+#   make test    the whole test suite, with the real S3 server it needs,
+#                then every fuzz target for a few seconds (fuzz-smoke)
+#   make fuzz    every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m)
 #   make build   ./scandrop for this machine
 #   make cross   binaries for linux/amd64+arm64, windows/amd64, darwin/arm64 in dist/
 
@@ -16,6 +18,29 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 test: tools
 	$(GO) vet ./...
 	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) fuzz-smoke
+
+# Fuzz targets of the parsers of a drop's bytes, as package:target.
+# fuzz-smoke runs each for FUZZTIME (5s: under a minute in all, in make
+# test); `make fuzz FUZZTIME=10m` is the long run. -fuzz takes one target
+# per go test, hence the loop. Crashers land in the package's
+# testdata/fuzz/<target>/, where they join the seed corpus.
+FUZZ_TARGETS := \
+	./vendors/aholo/internal/media:FuzzProbeJPEG \
+	./vendors/aholo/internal/media:FuzzProbePNG \
+	./vendors/aholo/internal/media:FuzzProbeVideo \
+	./vendors/aholo:FuzzRecon \
+	./vendors/realsee:FuzzManifest \
+	./vendors/realsee:FuzzPanorama \
+	./vendors/realsee:FuzzZipLayout
+FUZZTIME ?= 5s
+
+.PHONY: fuzz fuzz-smoke
+fuzz-smoke fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel 2 "$${t%%:*}"; \
+	done
 
 tools: $(VERSITYGW)
 
