@@ -163,7 +163,7 @@ func validate(dir string) (*drop, error) {
 // grows past it while being read, is refused before it is read into memory.
 func readManifest(f io.Reader, size int64) ([]byte, error) {
 	tooLarge := func(n int64) error {
-		return fmt.Errorf("file too large (%d bytes, limit %d); a manifest of thousands of scans takes a few hundred KB, is it really a manifest?", n, maxManifest)
+		return fmt.Errorf("file too large (%d bytes, limit %d): larger than a manifest of %d scans needs; is it really a manifest?", n, maxManifest, maxScans)
 	}
 	if size > maxManifest {
 		return nil, tooLarge(size)
