@@ -85,3 +85,30 @@ func DeclareEntries(data []byte, typ string, count uint32) []byte {
 	binary.BigEndian.PutUint32(out[at:], count)
 	return out
 }
+
+// HugeHeaderBox returns the start of a file whose moov holds one header
+// box typ ("mvhd", "tkhd" or "hdlr", inside a trak and mdia as it belongs)
+// that declares size bytes, every box around it sized to hold it: written
+// out and extended to len+size bytes as a sparse file, each box truly
+// spans what it declares, and only the headers take room on disk.
+func HugeHeaderBox(typ string, size uint32) []byte {
+	mvhd := Box("mvhd", make([]byte, 12), u32(1000), u32(3000), make([]byte, 80))
+	path := map[string][]string{"mvhd": {"moov"}, "tkhd": {"moov", "trak"}, "hdlr": {"moov", "trak", "mdia"}}[typ]
+	if path == nil {
+		panic(fmt.Sprintf("testmedia: %q is not a header box", typ))
+	}
+	// From the inside out: each box is its header, the boxes before its
+	// child (moov's mvhd), and the start of the child.
+	start := Box(typ)
+	binary.BigEndian.PutUint32(start, size)
+	for i := len(path) - 1; i >= 0; i-- {
+		var pre []byte
+		if path[i] == "moov" && typ != "mvhd" {
+			pre = mvhd
+		}
+		size += 8 + uint32(len(pre))
+		start = append(append(Box(path[i]), pre...), start...)
+		binary.BigEndian.PutUint32(start, size)
+	}
+	return append(Box("ftyp", []byte("qt  "), make([]byte, 4)), start...)
+}

@@ -81,7 +81,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"FuzzProbeVideo": {
 			"good":           {mp4, 0},
 			"hdlr-1.5GB":     {testmedia.Declare(mp4, "hdlr", 1_500_000_000), 0},
-			"sparse-hdlr":    {sparseMoov("hdlr", 60<<20), 64000},
+			"sparse-hdlr":    {testmedia.HugeHeaderBox("hdlr", 60<<20), 64000},
 			"stsz-entries":   {testmedia.DeclareEntries(mp4, "stsz", 400_000_000), 0},
 			"stco-huge":      {testmedia.Declare(mp4, "stco", 3_000_000_000), 0},
 			"ftyp-huge":      {testmedia.Declare(mp4, "ftyp", 3_000_000_000), 0},

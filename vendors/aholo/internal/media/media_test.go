@@ -2,7 +2,6 @@ package media_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
 	"runtime"
 	"strings"
@@ -95,9 +94,9 @@ func TestProbeHostileBoxes(t *testing.T) {
 		{"box of 7 bytes", testmedia.Declare(good, "mdhd", 7), 0, `corrupt video (box "mdhd" at byte`},
 		// A sparse file of 3 GB in which the boxes do hold what they
 		// declare: the header boxes are still far larger than any real one.
-		{"sparse hdlr 1.5 GB", sparseMoov("hdlr", gb15), 3_000_000_000, `corrupt video (box "hdlr" at byte`},
-		{"sparse tkhd 1.5 GB", sparseMoov("tkhd", gb15), 3_000_000_000, `corrupt video (box "tkhd" at byte`},
-		{"sparse mvhd 1.5 GB", sparseMoov("mvhd", gb15), 3_000_000_000, `corrupt video (box "mvhd" at byte`},
+		{"sparse hdlr 1.5 GB", testmedia.HugeHeaderBox("hdlr", gb15), 3_000_000_000, `corrupt video (box "hdlr" at byte`},
+		{"sparse tkhd 1.5 GB", testmedia.HugeHeaderBox("tkhd", gb15), 3_000_000_000, `corrupt video (box "tkhd" at byte`},
+		{"sparse mvhd 1.5 GB", testmedia.HugeHeaderBox("mvhd", gb15), 3_000_000_000, `corrupt video (box "mvhd" at byte`},
 	}
 	for _, tt := range tests {
 		size := tt.size
@@ -114,26 +113,4 @@ func TestProbeHostileBoxes(t *testing.T) {
 			}
 		}
 	}
-}
-
-// sparseMoov builds the start of a file whose moov holds one header box
-// (typ) that declares, and in a sparse file of enough size really spans,
-// size bytes: only the headers are written, the rest reads as zeros.
-func sparseMoov(typ string, size uint32) []byte {
-	mvhd := testmedia.Box("mvhd", make([]byte, 12), []byte{0, 0, 3, 0xE8, 0, 0, 0x0B, 0xB8}, make([]byte, 80))
-	path := map[string][]string{"mvhd": {"moov"}, "tkhd": {"moov", "trak"}, "hdlr": {"moov", "trak", "mdia"}}[typ]
-	// From the inside out: each box is its header, the boxes before its
-	// child (moov's mvhd), and the child's start.
-	start := testmedia.Box(typ)
-	binary.BigEndian.PutUint32(start, size)
-	for i := len(path) - 1; i >= 0; i-- {
-		var pre []byte
-		if path[i] == "moov" && typ != "mvhd" {
-			pre = mvhd
-		}
-		size += 8 + uint32(len(pre))
-		start = append(append(testmedia.Box(path[i]), pre...), start...)
-		binary.BigEndian.PutUint32(start, size)
-	}
-	return append(testmedia.Box("ftyp", []byte("qt  "), make([]byte, 4)), start...)
 }
