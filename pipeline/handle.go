@@ -142,15 +142,15 @@ func (p *Pipeline) own(jobDir string) error {
 }
 
 // readOwner reads a job's owner file. One that does not parse — being
-// written by another daemon this very moment, or torn by a crash — counts
-// as beating at its modification time.
+// written by another daemon this very moment, or torn by a crash, or too
+// large to be one — counts as beating at its modification time.
 func readOwner(name string) (owner, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
+	b, err := readState(filepath.Dir(filepath.Dir(name)), StateDir+"/"+filepath.Base(name), maxOwner)
+	if errors.Is(err, fs.ErrNotExist) {
 		return owner{}, err
 	}
 	var o owner
-	if json.Unmarshal(b, &o) != nil || o.Heartbeat.IsZero() {
+	if err != nil || json.Unmarshal(b, &o) != nil || o.Heartbeat.IsZero() {
 		o = owner{}
 		if fi, err := os.Stat(name); err == nil {
 			o.Heartbeat = fi.ModTime()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/dropfs"
 )
 
 // StateDir is the folder inside each job that holds scandrop's own files.
@@ -66,7 +68,7 @@ type Journal struct {
 // one if there is none.
 func OpenJournal(dir string) (*Journal, error) {
 	j := &Journal{dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, StateDir, journalFile))
+	b, err := readState(dir, StateDir+"/"+journalFile, maxJournal)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		j.rec.Version = 1
@@ -78,6 +80,34 @@ func OpenJournal(dir string) (*Journal, error) {
 		return nil, fmt.Errorf("%s/%s: damaged journal: %v", StateDir, journalFile, err)
 	}
 	return j, nil
+}
+
+// maxJournal and maxOwner bound scandrop's own files in a job folder. The
+// folder comes from outside, and may bring a .scandrop/ along (one moved
+// back from failed/ to retry does): its files may hold anything, and a
+// multi-GB one must not be read into memory.
+const (
+	maxJournal = 16 << 20 // the journal of a job of 10000 files takes a few MB
+	maxOwner   = 4 << 10
+)
+
+// readState reads the state file rel (slash-separated, under StateDir) of
+// the job folder dir: a regular file inside the folder, reached without a
+// symlink, of at most limit bytes; a larger one is refused unread.
+func readState(dir, rel string, limit int64) ([]byte, error) {
+	f, fi, err := dropfs.Open(dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s: file too large (%d bytes, limit %d)", rel, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s: file too large (over %d bytes, limit %d)", rel, len(b), limit)
+	}
+	return b, err
 }
 
 // ReadRecord reads a job's record without locking anything, for status.

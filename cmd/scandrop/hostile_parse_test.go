@@ -281,3 +281,43 @@ func TestHostileParseCheckMemory(t *testing.T) {
 	}
 	report(t, "scandrop check on %d hostile drops: peak RSS at most %d KiB (%s)", len(cases), worst, worstName)
 }
+
+// TestHostileStateFiles: a drop may bring a .scandrop/ of its own (one
+// moved back from failed/ to be retried does), so scandrop's journal and
+// owner file are read from outside too: multi-GB ones (sparse) are refused
+// unread, the daemon's memory stays small, and a good drop beside them
+// still goes through.
+func TestHostileStateFiles(t *testing.T) {
+	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, maxJobs: 4})
+	d := r.start()
+	os.MkdirAll(r.path("inbox"), 0o755)
+	for _, state := range []string{"job.json", "owner"} {
+		name := "h-state-" + strings.TrimSuffix(state, ".json") + "-sparse-5GB"
+		files := realseeFiles(t, 1, 0)
+		files[".scandrop/"+state] = []byte(`{"version":1}`)
+		staging := filepath.Join(r.watchDir, ".staging-state")
+		os.RemoveAll(staging)
+		writeTree(t, staging, files)
+		if err := os.Truncate(filepath.Join(staging, ".scandrop", state), 5<<30); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(staging, r.path("inbox", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.drop("good-realsee", realseeFiles(t, 2, 0))
+	if res, where := r.waitResult("good-realsee", 60*time.Second); where != "done" {
+		t.Fatalf("good drop: landed in %s: %+v", where, res.Error)
+	}
+	eventually(t, "the daemon to refuse the 5 GB journal", 30*time.Second, func() bool {
+		return strings.Contains(r.logText(), ".scandrop/job.json: file too large (5368709120 bytes, limit 16777216)")
+	})
+	if !d.alive() {
+		t.Fatal("the daemon died")
+	}
+	hwm := procStatus(d.cmd.Process.Pid, "VmHWM")
+	if hwm <= 0 || hwm > hostileMemLimit {
+		t.Errorf("daemon peak RSS (VmHWM) %d KiB, limit %d KiB", hwm, hostileMemLimit)
+	}
+	report(t, "5 GB sparse .scandrop/job.json and owner in drops: refused unread; daemon peak RSS (VmHWM) %d KiB", hwm)
+}
