@@ -210,7 +210,7 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 
 // maxErrorSearch bounds the bytes yamlErrorLine parses in all, so that a
 // large broken file costs milliseconds, not minutes.
-const maxErrorSearch = 512 << 10
+const maxErrorSearch = 256 << 10
 
 // yamlErrorLine finds the line of a syntax error: the first line from which
 // every longer prefix of the file fails to parse, i.e. where the broken
