@@ -91,6 +91,8 @@ func New(cfg Config) *Vendor {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
 	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
+	// Credentials go only where each request was sent (vendors.GuardRedirects).
+	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient)
 	if cfg.UploadConcurrency <= 0 {
 		cfg.UploadConcurrency = 4
 	}
