@@ -13,9 +13,13 @@ package aholotest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -23,7 +27,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -218,7 +224,9 @@ func NewServer(opts Options) *Server {
 	// configuration); OUS, as in production, on a listener of its own, and
 	// only over HTTPS: the document's upload host is https://{globalDomain}.
 	s.api = httptest.NewServer(s.wrap(apiMux))
-	s.ous = httptest.NewTLSServer(s.wrap(ousMux))
+	s.ous = httptest.NewUnstartedServer(s.wrap(ousMux))
+	s.ous.TLS = &tls.Config{Certificates: []tls.Certificate{testCert()}}
+	s.ous.StartTLS()
 	s.URL = s.api.URL + "/v2/aholo"
 	s.ousBase = s.ous.URL
 	s.OUSDomain = strings.TrimPrefix(s.ous.URL, "https://")
@@ -254,11 +262,38 @@ func (s *Server) CertPool() *x509.CertPool {
 	return pool
 }
 
-// CertPEM is the upload service's certificate in PEM, for a process that
-// must trust it (SSL_CERT_FILE for a scandrop under test).
-func (s *Server) CertPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ous.Certificate().Raw})
+// CertPEM is, in PEM, the certificate every upload service of this
+// process presents, for a process that must trust it (SSL_CERT_FILE for a
+// scandrop under test).
+func CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testCert().Certificate[0]})
 }
+
+// testCert is one self-signed certificate for 127.0.0.1, ::1 and
+// localhost, made once per process, so that one CertPEM serves every fake.
+var testCert = sync.OnceValue(func() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic("aholotest: " + err.Error())
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"aholotest OUS"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic("aholotest: " + err.Error())
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+})
 
 // Creates is the number of projects created so far.
 func (s *Server) Creates() int {
