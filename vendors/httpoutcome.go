@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -191,12 +192,19 @@ const maxRedirects = 10
 // is refused always. Go's client would re-send a POST body on 307/308
 // (app_secret), custom headers (an upload token) and a redirect's own
 // query, and keeps Authorization for another port of the same host. hc's
-// own CheckRedirect, if any, runs after this one.
-func GuardRedirects(hc *http.Client) *http.Client {
+// own CheckRedirect, if any, runs after this one. Every refusal is logged
+// to log at level ERROR: it is a misconfiguration or an attack, and must be
+// loud.
+func GuardRedirects(hc *http.Client, log *slog.Logger) *http.Client {
 	c := *hc
 	next := hc.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := checkRedirect(req, via); err != nil {
+			var re *RedirectError
+			if errors.As(err, &re) && log != nil {
+				log.Error("redirect refused: credentials would leave the configured host",
+					"status", re.Status, "from", re.From, "to", re.To, "reason", re.Reason)
+			}
 			return err
 		}
 		if next != nil {

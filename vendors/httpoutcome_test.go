@@ -111,7 +111,7 @@ func TestGuardRedirects(t *testing.T) {
 		http.Redirect(w, r, home.URL+"/ok", http.StatusFound)
 	}))
 	defer tlsHome.Close()
-	hc := GuardRedirects(tlsHome.Client())
+	hc := GuardRedirects(tlsHome.Client(), nil)
 
 	post := func(ctx context.Context, u string) (*http.Response, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader("app_secret=S3CRET"))

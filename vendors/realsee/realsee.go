@@ -87,14 +87,14 @@ func New(cfg Config) *Vendor {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
 	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
-	// Credentials go only where each request was sent (vendors.GuardRedirects).
-	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient)
 	if cfg.Clock == nil {
 		cfg.Clock = vendors.SystemClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Credentials go only where each request was sent (vendors.GuardRedirects).
+	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient, cfg.Logger)
 	return &Vendor{cfg: cfg, client: &client{
 		endpoint: cfg.Endpoint, appKey: cfg.AppKey, appSecret: cfg.AppSecret,
 		http: cfg.HTTPClient, clock: cfg.Clock,
