@@ -465,7 +465,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 		}
 		delay := s.PollInterval
 		if err != nil {
-			delay = backoff
+			delay = retryWait(backoff, err)
 			backoff = min(backoff*2, r.p.o.MaxBackoff)
 		}
 		select {
@@ -499,10 +499,17 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-r.p.o.Clock.After(backoff):
+		case <-r.p.o.Clock.After(retryWait(backoff, err)):
 		}
 		backoff = min(backoff*2, r.p.o.MaxBackoff)
 	}
+}
+
+// retryWait is the wait before retrying after err: the backoff, or longer
+// when the vendor asked for it (HTTP Retry-After), up to
+// vendors.MaxRetryAfter.
+func retryWait(backoff time.Duration, err error) time.Duration {
+	return max(backoff, min(vendors.RetryAfterOf(err), vendors.MaxRetryAfter))
 }
 
 // failOrStop turns a stage error into a failed result, or nil when the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error once, near the wire, so that the pipeline can
@@ -59,7 +60,10 @@ type Error struct {
 	// SafeToRetry is set on a failed Submit when the request is known not
 	// to have created anything (refused connection, an error answer).
 	SafeToRetry bool
-	Err         error
+	// RetryAfter is how long the vendor asked to be left alone (an HTTP
+	// Retry-After, bounded by MaxRetryAfter); 0 when it did not say.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

@@ -56,7 +56,7 @@ func (b *bench) runAholo(ctx context.Context, photos int, videoSize int64) (*aho
 	b.logf("aholo: sequential upload (the quick start's way)")
 	seq := aholotest.NewServer(aholotest.Options{AppKey: "bench-key", AppSecret: "bench-secret", AppUID: "bench-uid"})
 	start := time.Now()
-	n, err := sequentialAholo(ctx, seq.URL, set)
+	n, err := sequentialAholo(ctx, seq.URL, seq.Client(), set)
 	seq.Close()
 	if err != nil {
 		return nil, fmt.Errorf("sequential: %w", err)
@@ -122,7 +122,7 @@ func (b *bench) runAholo(ctx context.Context, photos int, videoSize int64) (*aho
 // with the OUS protocol, the way the vendor's quick start does: MD5 of the
 // file, a token, single upload or init + blocks in order, then status
 // polls every 200 ms until the file has its URL.
-func sequentialAholo(ctx context.Context, api, dir string) (int, error) {
+func sequentialAholo(ctx context.Context, api string, hc *http.Client, dir string) (int, error) {
 	var files []string
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
@@ -134,7 +134,8 @@ func sequentialAholo(ctx context.Context, api, dir string) (int, error) {
 		return nil
 	})
 	sort.Strings(files)
-	c := &ousClient{api: api, hc: &http.Client{Timeout: 10 * time.Minute}}
+	hc.Timeout = 10 * time.Minute
+	c := &ousClient{api: api, hc: hc}
 	for _, p := range files {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -204,9 +205,9 @@ func (c *ousClient) upload(ctx context.Context, path string) error {
 	if err := c.do(req, &tok); err != nil {
 		return err
 	}
-	base := tok.GlobalDomain
+	base := tok.GlobalDomain // https://{globalDomain}, as the document says
 	if !strings.Contains(base, "://") {
-		base = "http://" + base
+		base = "https://" + base
 	}
 	send := func(method, p string, q url.Values, fields [][2]string, r io.Reader, n int64, out any) error {
 		var body io.Reader

@@ -235,6 +235,13 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 	b.gwURL = gws.URL
 	b.ah = aholotest.NewServer(aholotest.Options{AppKey: "bench-key", AppSecret: "bench-secret", AppUID: "bench-uid", ProcessingPolls: 1})
 	defer b.ah.Close()
+	// The daemons trust the fake's upload service (HTTPS, as in
+	// production) as an operator would a private CA.
+	ca := filepath.Join(tmp, "aholotest-ca.pem")
+	if err := os.WriteFile(ca, aholotest.CertPEM(), 0o644); err != nil {
+		return err
+	}
+	os.Setenv("SSL_CERT_FILE", ca)
 
 	res := &Results{Date: time.Now().UTC(), Machine: describeMachine(tmp), Command: strings.Join(os.Args, " "),
 		Settings: settings{PartSize: ps, Concurrency: conc, SettleS: settle.Seconds(), PollInterval: poll.Seconds()}}

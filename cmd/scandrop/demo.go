@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -59,7 +58,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	gw := realseetest.NewServer(realseetest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", ProcessingPolls: 2})
 	defer gw.Close()
 	ah := aholotest.NewServer(aholotest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
-		ProcessingPolls: 3, SeparateOUS: true})
+		ProcessingPolls: 3})
 	defer ah.Close()
 
 	cfg := config.Default()
@@ -76,7 +75,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)
 	story := &demoStory{w: stdout, start: start}
 	events := story.say
-	w := world{httpClient: &http.Client{Timeout: time.Minute}, clock: vendors.SystemClock{}}
+	// The fake Aholo upload service speaks HTTPS, as the real one does;
+	// its client trusts the fake's certificate.
+	hc := ah.Client()
+	hc.Timeout = time.Minute
+	w := world{httpClient: hc, clock: vendors.SystemClock{}}
 	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, story), log: log}
 
 	runCtx, stop := context.WithCancel(ctx)

@@ -25,7 +25,6 @@ const (
 func aholoHarness(t *testing.T, opts aholotest.Options) (*harness, *aholotest.Server) {
 	h := newHarness(t, realseetest.Options{})
 	opts.AppKey, opts.AppSecret, opts.AppUID = aholoKey, aholoSecret, aholoUID
-	opts.SeparateOUS = true
 	ah := aholotest.NewServer(opts)
 	t.Cleanup(ah.Close)
 	h.writeConfig(fmt.Sprintf(`aholo:

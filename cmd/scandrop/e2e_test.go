@@ -27,6 +27,7 @@ import (
 
 	"github.com/scandrop/scandrop/internal/testenv"
 	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
@@ -38,6 +39,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "scandrop")
+	// Every daemon started here trusts the Aholo fake's upload service
+	// (HTTPS, as in production), as an operator would a private CA.
+	ca := filepath.Join(dir, "aholotest-ca.pem")
+	if err := os.WriteFile(ca, aholotest.CertPEM(), 0o644); err != nil {
+		panic(err)
+	}
+	os.Setenv("SSL_CERT_FILE", ca)
 	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building scandrop: %v\n%s", err, out)

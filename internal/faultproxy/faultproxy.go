@@ -91,6 +91,8 @@ type Rule struct {
 	// answer of the server.
 	Status int
 	Body   string
+	// Header is added to a Status fault's answer (Retry-After, Location).
+	Header http.Header
 	// After is how many body bytes (of the request for Reset and Stall, of
 	// the answer for ResetAnswer and StallAnswer) pass before the fault.
 	After int64
@@ -277,6 +279,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body = fmt.Sprintf("<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr><center>faultproxy</center></body></html>\n",
 				rule.Status, text, rule.Status, text)
 			w.Header().Set("Content-Type", "text/html")
+		}
+		for k, v := range rule.Header {
+			w.Header()[k] = v
 		}
 		w.WriteHeader(rule.Status)
 		io.WriteString(w, body)

@@ -105,6 +105,8 @@ func New(cfg Config) *Vendor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Credentials go only where each request was sent (vendors.GuardRedirects).
+	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient, cfg.Logger)
 	if cfg.Signer == nil {
 		cfg.Signer = OpenAPISigner{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, AppUID: cfg.AppUID, Clock: cfg.Clock}
 	}

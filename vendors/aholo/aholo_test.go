@@ -36,7 +36,7 @@ func newServer(t testing.TB, opts aholotest.Options) *aholotest.Server {
 func newVendor(srv *aholotest.Server, mod ...func(*Config)) *Vendor {
 	cfg := Config{
 		Endpoint: srv.URL, AppKey: "test-key", AppSecret: "test-secret", AppUID: "test-uid",
-		Clock: fastClock{},
+		Clock: fastClock{}, HTTPClient: srv.Client(),
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -68,15 +68,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestConformanceSeparateOUS runs the suite with OUS on its own listener,
-// its domain given with a scheme, and the real clock.
-func TestConformanceSeparateOUS(t *testing.T) {
+// TestConformanceDomainScheme runs the suite with OUS's domain given with
+// a scheme, and the real clock.
+func TestConformanceDomainScheme(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real 200 ms status polls")
 	}
 	vendortest.Run(t, vendortest.Harness{
 		Setup: func(t *testing.T) (vendors.Vendor, vendortest.Fake, string) {
-			srv := newServer(t, aholotest.Options{BlockSize: 64 << 10, SeparateOUS: true, DomainScheme: true})
+			srv := newServer(t, aholotest.Options{BlockSize: 64 << 10, DomainScheme: true})
 			return newVendor(srv, func(c *Config) { c.Clock = nil }), fake{srv}, chairDrop(t)
 		},
 	})

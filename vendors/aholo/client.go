@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -78,6 +76,9 @@ const callTimeout = 2 * time.Minute
 // Transient error goes back to the pipeline, which has its own backoff.
 const retries = 3
 
+// quickRetryMax is the longest Retry-After waited out here.
+const quickRetryMax = 2 * time.Second
+
 // tokenError marks an OUS answer saying the upload token is expired or
 // unknown: the caller fetches a new token and tries once more.
 type tokenError struct{ msg string }
@@ -89,34 +90,42 @@ func isTokenError(err error) bool {
 	return errors.As(err, &te)
 }
 
-// answer is what came back from one request.
+// answer is what came of one request.
 type answer struct {
-	status int
-	env    *envelope // nil when the body was not an envelope
-	body   []byte
+	reached bool  // a connection was made: something may have reached the server
+	err     error // transport failure, or reading the answer failed; no URL in it
+	status  int
+	header  http.Header
+	env     *envelope // nil when the body was not an envelope
+	body    []byte
+	at      time.Time
 }
 
-// roundTrip sends req and reads the answer. connected reports whether a
-// connection was obtained, i.e. whether anything may have reached the
-// server; err is a transport failure with the URL (and so the signature)
-// stripped.
-func (c *client) roundTrip(req *http.Request) (a answer, connected bool, err error) {
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected = true }}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	resp, err := c.http.Do(req)
+// roundTrip sends req and reads the answer. The transport's error has the
+// URL (and so the signature) stripped.
+func (c *client) roundTrip(req *http.Request) (a answer) {
+	resp, reached, err := vendors.Send(c.http, req)
+	a.reached = reached
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return a, connected, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+		a.err = fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	if resp == nil {
+		a.at = c.clock.Now()
+		return a
 	}
 	defer resp.Body.Close()
-	a.status = resp.StatusCode
-	a.body, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return a, true, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+	a.status, a.header = resp.StatusCode, resp.Header
+	if a.err == nil {
+		a.body, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		if err != nil {
+			a.err = fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+		}
 	}
+	a.at = c.clock.Now()
 	var env envelope
 	if json.Unmarshal(a.body, &env) == nil {
 		// The quickstart reads OUS answers' d without looking at c;
@@ -128,7 +137,7 @@ func (c *client) roundTrip(req *http.Request) (a answer, connected bool, err err
 			a.env = &env
 		}
 	}
-	return a, true, nil
+	return a
 }
 
 var (
@@ -147,22 +156,31 @@ func containsAny(s string, words []string) bool {
 	return false
 }
 
-// classify turns an answer or transport failure into nil or a *vendors.Error.
-// ous marks upload-service calls, whose auth is the upload token.
-func classify(op string, a answer, connected bool, err error, ous bool) error {
-	if err != nil {
-		return &vendors.Error{Kind: vendors.Transient, Op: op, SafeToRetry: !connected, Err: err}
+// classify turns an answer into nil or a *vendors.Error: first what the
+// HTTP level says (vendors.HTTPOutcome, the table both vendors share), then
+// the envelope. creates marks the call that creates a project; ous marks
+// upload-service calls, whose auth is the upload token.
+func classify(op string, a answer, creates, ous bool) error {
+	snippet := strings.TrimSpace(string(a.body[:min(len(a.body), 200)]))
+	detail := snippet
+	if a.env != nil {
+		detail = fmt.Sprintf("%s (c=%s)", a.env.message(), a.env.C)
+	}
+	x := vendors.Exchange{Creates: creates, Reached: a.reached, Err: a.err, Status: a.status, Header: a.header, Detail: detail, Now: a.at}
+	if e := vendors.HTTPOutcome(op, x); e != nil {
+		return e
 	}
 	if a.env != nil && a.env.ok() && a.status/100 == 2 {
 		return nil
 	}
 	if a.env != nil {
+		// An error envelope: the service handled the request and refused it.
 		msg := a.env.message()
 		e := &vendors.Error{Op: op, SafeToRetry: true, Err: fmt.Errorf("%s (c=%s, HTTP %d)", msg, a.env.C, a.status)}
 		switch {
 		case ous && (a.status == http.StatusUnauthorized || a.status == http.StatusForbidden || containsAny(msg, tokenWords)):
 			e.Kind, e.Err = vendors.Transient, &tokenError{msg: e.Err.Error()}
-		case a.status >= 500 || a.status == http.StatusTooManyRequests || containsAny(msg, throttleWords):
+		case containsAny(msg, throttleWords):
 			e.Kind = vendors.Transient
 		case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden || containsAny(msg, authWords):
 			e.Kind = vendors.Auth
@@ -171,10 +189,12 @@ func classify(op string, a answer, connected bool, err error, ous bool) error {
 		}
 		return e
 	}
-	snippet := strings.TrimSpace(string(a.body[:min(len(a.body), 200)]))
-	e := &vendors.Error{Op: op, Err: fmt.Errorf("unexpected answer: HTTP %d %q", a.status, snippet)}
+	e := &vendors.Error{Op: op, SafeToRetry: a.status/100 != 2, Err: fmt.Errorf("unexpected answer: HTTP %d %q", a.status, snippet)}
 	switch {
-	case a.status >= 500 || a.status == http.StatusTooManyRequests || a.status/100 == 2:
+	case a.status/100 == 2 && creates:
+		// The answer to a create is lost: a project may exist.
+		e.Kind = vendors.Unknown
+	case a.status/100 == 2:
 		e.Kind = vendors.Transient
 	case ous && (a.status == http.StatusUnauthorized || a.status == http.StatusForbidden):
 		e.Kind, e.Err = vendors.Transient, &tokenError{msg: e.Err.Error()}
@@ -217,8 +237,9 @@ func (c *client) newAPIRequest(ctx context.Context, method, path string, query u
 
 // api makes one signed call and decodes d into out. It does not retry.
 // A failure that certainly left the service untouched (no connection, or an
-// error envelope) is marked SafeToRetry.
-func (c *client) api(ctx context.Context, op, method, path string, query url.Values, in, out any) error {
+// error envelope) is marked SafeToRetry; creates marks the call that creates
+// a project, whose lost answer is an unknown outcome.
+func (c *client) api(ctx context.Context, op, method, path string, query url.Values, in, out any, creates bool) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -232,13 +253,19 @@ func (c *client) api(ctx context.Context, op, method, path string, query url.Val
 	if err != nil {
 		return &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: err}
 	}
-	a, connected, err := c.roundTrip(req)
-	if err := classify(op, a, connected, err, false); err != nil {
+	a := c.roundTrip(req)
+	if err := classify(op, a, creates, false); err != nil {
 		return err
 	}
-	return decodeData(op, a.env, out)
+	err = decodeData(op, a.env, out)
+	if creates && err != nil {
+		// Success with data we cannot read: the project may exist.
+		err.(*vendors.Error).Kind = vendors.Unknown
+	}
+	return err
 }
 
+// decodeData decodes d into out. Its error is always a *vendors.Error.
 func decodeData(op string, env *envelope, out any) error {
 	if out == nil {
 		return nil
@@ -259,56 +286,38 @@ func (c *client) retry(ctx context.Context, f func() error) error {
 		if err == nil || !vendors.Retryable(err) || isTokenError(err) || attempt >= retries || ctx.Err() != nil {
 			return err
 		}
+		ra := vendors.RetryAfterOf(err)
+		if ra > quickRetryMax {
+			return err // the pipeline waits that out
+		}
 		c.log.Debug("aholo: retrying", "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return err
-		case <-c.clock.After(wait):
+		case <-c.clock.After(max(wait, ra)):
 		}
 		wait *= 2
 	}
 }
 
-// ousBase turns globalDomain into a base URL. It has been seen as a bare host
-// and with a scheme; a bare loopback or IP host (tests, private clouds) is
-// spoken to over plain HTTP, any other over HTTPS.
+// ousBase turns globalDomain into a base URL: https://{globalDomain}, as
+// the document says. globalDomain has been seen with a scheme too; then it
+// must be https, because the upload token and the files travel to it.
 func ousBase(domain string) (*url.URL, error) {
 	domain = strings.TrimSpace(domain)
 	if domain == "" {
 		return nil, errors.New("empty globalDomain")
 	}
 	if !strings.Contains(domain, "://") {
-		host := domain
-		if i := strings.IndexByte(host, '/'); i >= 0 {
-			host = host[:i]
-		}
-		scheme := "https"
-		if isLocalHost(host) {
-			scheme = "http"
-		}
-		domain = scheme + "://" + domain
+		domain = "https://" + domain
 	}
 	u, err := url.Parse(domain)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("bad globalDomain %q", domain)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", u.Scheme+"://"+u.Host)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
-}
-
-func isLocalHost(hostport string) bool {
-	host := hostport
-	if h, _, err := splitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
-}
-
-// splitHostPort is net.SplitHostPort that accepts a host without a port.
-func splitHostPort(s string) (string, string, error) {
-	if !strings.Contains(s, ":") || (strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]")) {
-		return s, "", nil
-	}
-	return net.SplitHostPort(s)
 }

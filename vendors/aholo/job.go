@@ -225,14 +225,10 @@ func (j *Job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 		}
 	}
 	var id projectRef
-	err := j.v.client.api(ctx, op, http.MethodPost, "/project/create-3d-recon", nil, body, &id)
+	// A lost answer is an unknown outcome (vendors.HTTPOutcome): a project
+	// may exist, and only a person can tell.
+	err := j.v.client.api(ctx, op, http.MethodPost, "/project/create-3d-recon", nil, body, &id, true)
 	if err != nil {
-		var e *vendors.Error
-		if errors.As(err, &e) && e.Kind == vendors.Transient && !e.SafeToRetry {
-			// The request may have reached the service: a project may
-			// exist. Only a person can tell.
-			e.Kind = vendors.Unknown
-		}
 		j.log.Error("aholo: submit failed", "err", err, "safe_to_retry", vendors.SafeToRetry(err))
 		return nil, err
 	}
@@ -252,7 +248,7 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 	}
 	var tasks []task
 	err := j.v.client.retry(ctx, func() error {
-		err := j.v.client.api(ctx, op, http.MethodPost, "/project/task/list/by-ids", nil, []string{id}, &tasks)
+		err := j.v.client.api(ctx, op, http.MethodPost, "/project/task/list/by-ids", nil, []string{id}, &tasks, false)
 		return err
 	})
 	if err != nil {
@@ -358,26 +354,28 @@ func (j *Job) Finish(ctx context.Context, jr vendors.Journal, st *vendors.Status
 }
 
 // download streams u into dst through a temporary file, checking the length.
+// The request carries no credentials of ours (result URLs may be a CDN's, and
+// may redirect to another host); the HTTP outcome is the shared table's.
 func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(vendors.WithoutCredentials(ctx), http.MethodGet, u, nil)
 	if err != nil {
 		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("bad asset URL: %v", err))
 	}
-	resp, err := j.v.client.http.Do(req)
+	resp, reached, err := vendors.Send(j.v.client.http, req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL may carry a signature
 		}
-		return 0, vendors.E(vendors.Transient, "", fmt.Errorf("GET %s: %w", req.URL.Path, err))
+		return 0, vendors.HTTPOutcome("", vendors.Exchange{Reached: reached, Err: fmt.Errorf("GET %s: %w", req.URL.Path, err)})
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		kind := vendors.Rejected
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			kind = vendors.Transient
+		x := vendors.Exchange{Reached: true, Status: resp.StatusCode, Header: resp.Header, Detail: "GET " + req.URL.Path, Now: j.v.client.clock.Now()}
+		if e := vendors.HTTPOutcome("", x); e != nil {
+			return 0, e
 		}
-		return 0, vendors.E(kind, "", fmt.Errorf("GET %s: HTTP %d", req.URL.Path, resp.StatusCode))
+		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("GET %s: HTTP %d", req.URL.Path, resp.StatusCode))
 	}
 	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && resp.ContentLength >= 0 && fi.Size() == resp.ContentLength {
 		return fi.Size(), nil // already there, from a run that died before journaling it

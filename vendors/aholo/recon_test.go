@@ -277,14 +277,17 @@ func TestParseLackBlocks(t *testing.T) {
 	}
 }
 
+// TestOUSBase: the upload host is https://{globalDomain}, as the document
+// says, whatever the host looks like (loopback and IP hosts included); a
+// domain given with a scheme must say https.
 func TestOUSBase(t *testing.T) {
 	for in, want := range map[string]string{
 		"ous.kujiale.com":          "https://ous.kujiale.com",
 		"https://ous.kujiale.com/": "https://ous.kujiale.com",
-		"http://10.0.0.5:8080":     "http://10.0.0.5:8080",
-		"127.0.0.1:4321":           "http://127.0.0.1:4321",
-		"localhost:4321":           "http://localhost:4321",
-		"[::1]:4321":               "http://[::1]:4321",
+		"10.0.0.5:8080":            "https://10.0.0.5:8080",
+		"127.0.0.1:4321":           "https://127.0.0.1:4321",
+		"localhost:4321":           "https://localhost:4321",
+		"[::1]:4321":               "https://[::1]:4321",
 		"oss-cn.example.com:8443":  "https://oss-cn.example.com:8443",
 	} {
 		u, err := ousBase(in)
@@ -292,7 +295,7 @@ func TestOUSBase(t *testing.T) {
 			t.Errorf("ousBase(%q) = %v, %v; want %s", in, u, err, want)
 		}
 	}
-	for _, bad := range []string{"", "ftp://x", "https://"} {
+	for _, bad := range []string{"", "ftp://x", "https://", "http://10.0.0.5:8080", "http://ous.kujiale.com"} {
 		if _, err := ousBase(bad); err == nil {
 			t.Errorf("ousBase(%q) accepted", bad)
 		}

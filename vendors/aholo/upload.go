@@ -193,7 +193,7 @@ func (u *uploader) token(ctx context.Context, op string) (*ous, error) {
 	c := u.job.v.client
 	var t uploadToken
 	err := c.retry(ctx, func() error {
-		err := c.api(ctx, op+": token", http.MethodGet, "/upload/token", nil, nil, &t)
+		err := c.api(ctx, op+": token", http.MethodGet, "/upload/token", nil, nil, &t, false)
 		return err
 	})
 	if err != nil {
@@ -261,8 +261,8 @@ func (u *uploader) send(ctx context.Context, op string, o *ous, method, p string
 		req.Header.Set("Content-Type", ctype)
 		req.ContentLength = length
 	}
-	a, connected, err := u.job.v.client.roundTrip(req)
-	if err := classify(op, a, connected, err, true); err != nil {
+	a := u.job.v.client.roundTrip(req)
+	if err := classify(op, a, false, true); err != nil {
 		return err
 	}
 	return decodeData(op, a.env, out)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,7 +50,7 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	var tok accessToken
-	env, err := c.do(req, &tok)
+	env, err := c.do(req, false, &tok)
 	if err != nil {
 		return "", wrapOp("realsee: access_token", err)
 	}
@@ -78,10 +77,16 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 // to wait out, with its own backoff.
 var quickRetries = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 
+// quickRetryMax is the longest Retry-After waited out here.
+const quickRetryMax = 2 * time.Second
+
 // call sends an authorized request to the gateway and decodes data into
-// out. Transient failures are repeated a few times at once when that is
-// safe: always for GET, and for other methods only when the request
-// certainly did nothing.
+// out. A POST is taken to create something (submit, the one POST made
+// here, does), so that a lost answer to it is an unknown outcome. Transient
+// failures are repeated a few times at once when that is safe: always for
+// GET, and for other methods only when the request certainly did nothing;
+// a Retry-After longer than quickRetryMax goes back to the pipeline, which
+// waits it out.
 func (c *client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
 	for i := 0; ; i++ {
 		err := c.callOnce(ctx, op, method, path, query, body, out)
@@ -90,10 +95,15 @@ func (c *client) call(ctx context.Context, op, method, path string, query url.Va
 			!(method == http.MethodGet || e.SafeToRetry) || ctx.Err() != nil {
 			return err
 		}
+		wait := quickRetries[i]
+		if e.RetryAfter > quickRetryMax {
+			return err
+		}
+		wait = max(wait, e.RetryAfter)
 		select {
 		case <-ctx.Done():
 			return err
-		case <-c.clock.After(quickRetries[i]):
+		case <-c.clock.After(wait):
 		}
 	}
 }
@@ -131,7 +141,7 @@ func (c *client) callOnce(ctx context.Context, op, method, path string, query ur
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		env, err := c.do(req, out)
+		env, err := c.do(req, method == http.MethodPost, out)
 		if err != nil {
 			return wrapOp(op, err)
 		}
@@ -151,29 +161,47 @@ func (c *client) callOnce(ctx context.Context, op, method, path string, query ur
 }
 
 // do performs req and decodes the envelope; data goes into out when the
-// code is 0. HTTP-level failures are classified here, near the wire.
-func (c *client) do(req *http.Request, out any) (*envelope, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, netErr(err)
+// code is 0. What the HTTP level says is decided by vendors.HTTPOutcome,
+// the table both vendors share; creates marks the call that creates a task.
+func (c *client) do(req *http.Request, creates bool, out any) (*envelope, error) {
+	resp, reached, err := vendors.Send(c.http, req)
+	x := vendors.Exchange{Creates: creates, Reached: reached, Err: stripURL(err)}
+	var raw []byte
+	if resp != nil {
+		x.Status, x.Header = resp.StatusCode, resp.Header
+		if err == nil {
+			raw, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+			if err != nil {
+				x.Err = fmt.Errorf("reading answer: %w", err)
+			}
+		}
+		resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, &vendors.Error{Kind: vendors.Transient, Err: fmt.Errorf("reading answer: %w", err)}
-	}
+	x.Now = c.clock.Now()
 	var env envelope
 	jsonErr := json.Unmarshal(raw, &env)
-	if resp.StatusCode != http.StatusOK {
-		e := &vendors.Error{Kind: httpKind(resp.StatusCode), RequestID: env.RequestID,
-			Err: fmt.Errorf("HTTP %s%s", resp.Status, snippet(env.Status, raw, jsonErr))}
-		// 429 and 503 say the request was not taken on.
-		e.SafeToRetry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+	x.Detail = strings.TrimPrefix(snippet(env.Status, raw, jsonErr), ": ")
+	if e := vendors.HTTPOutcome("", x); e != nil {
+		e.RequestID = env.RequestID
 		return nil, e
 	}
+	if resp.StatusCode != http.StatusOK {
+		// A refusal (4xx): the gateway did not act on the request.
+		kind := vendors.Rejected
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			kind = vendors.Auth
+		}
+		return nil, &vendors.Error{Kind: kind, RequestID: env.RequestID, SafeToRetry: true,
+			Err: fmt.Errorf("HTTP %s%s", resp.Status, snippet(env.Status, raw, jsonErr))}
+	}
 	if jsonErr != nil {
-		// A proxy's HTML error page, a truncated answer: weather, not a verdict.
-		return nil, &vendors.Error{Kind: vendors.Transient, Err: fmt.Errorf("answer is not JSON: %s", firstBytes(raw))}
+		// A proxy's HTML error page, a truncated answer: weather, not a
+		// verdict — but a submit's answer is lost with it.
+		kind := vendors.Transient
+		if creates {
+			kind = vendors.Unknown
+		}
+		return nil, &vendors.Error{Kind: kind, Err: fmt.Errorf("answer is not JSON: %s", firstBytes(raw))}
 	}
 	if env.Code == codeOK && out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
 		if err := json.Unmarshal(env.Data, out); err != nil {
@@ -181,6 +209,24 @@ func (c *client) do(req *http.Request, out any) (*envelope, error) {
 		}
 	}
 	return &env, nil
+}
+
+// stripURL keeps a transport error's cause and drops the *url.Error
+// around it, whose URL the caller knows already.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", ue.Op, redactURL(ue.URL), ue.Err)
+	}
+	return err
+}
+
+// redactURL is u without its query.
+func redactURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
 }
 
 func isExpired(env *envelope) bool {
@@ -218,34 +264,6 @@ func wrapOp(op string, err error) error {
 		return e
 	}
 	return err
-}
-
-// netErr classifies a transport error. Every network error is transient;
-// one that happened while dialing also proves the request was never sent.
-func netErr(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &vendors.Error{Kind: vendors.Transient, Err: err}
-	}
-	e := &vendors.Error{Kind: vendors.Transient, Err: err}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		e.SafeToRetry = true
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		e.SafeToRetry = true
-	}
-	return e
-}
-
-func httpKind(status int) vendors.Kind {
-	switch {
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
-		return vendors.Transient
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return vendors.Auth
-	}
-	return vendors.Rejected
 }
 
 func snippet(status string, raw []byte, jsonErr error) string {

@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -94,6 +93,8 @@ func New(cfg Config) *Vendor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Credentials go only where each request was sent (vendors.GuardRedirects).
+	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient, cfg.Logger)
 	return &Vendor{cfg: cfg, client: &client{
 		endpoint: cfg.Endpoint, appKey: cfg.AppKey, appSecret: cfg.AppSecret,
 		http: cfg.HTTPClient, clock: cfg.Clock,
@@ -327,13 +328,9 @@ func (j *job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 		req.ZipCosURL = u
 	}
 	var out submitResponse
-	err := j.v.client.call(ctx, op, http.MethodPost, "/open/v1/pano/task/submit", nil, req, &out)
-	if err != nil {
-		var e *vendors.Error
-		if errors.As(err, &e) && e.Kind == vendors.Transient && !e.SafeToRetry {
-			// The request may have reached the gateway and created a project.
-			e.Kind = vendors.Unknown
-		}
+	// A lost answer is an unknown outcome (vendors.HTTPOutcome), never a
+	// transient error.
+	if err := j.v.client.call(ctx, op, http.MethodPost, "/open/v1/pano/task/submit", nil, req, &out); err != nil {
 		return nil, err
 	}
 	if out.TaskCode == "" {

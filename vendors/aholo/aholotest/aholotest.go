@@ -13,14 +13,23 @@ package aholotest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -59,10 +68,8 @@ type Options struct {
 	// SingleUploadOnly serves only what the quickstart shows of OUS
 	// (single upload and status): the block endpoints answer 404.
 	SingleUploadOnly bool
-	// SeparateOUS serves OUS from a second listener, as in production.
-	SeparateOUS bool
-	// DomainScheme hands globalDomain out as "http://host:port" rather than
-	// the bare "host:port".
+	// DomainScheme hands globalDomain out as "https://host:port" rather
+	// than the bare "host:port".
 	DomainScheme bool
 	// Now is the server's clock for signatures and token expiry. Default
 	// time.Now.
@@ -213,20 +220,16 @@ func NewServer(opts Options) *Server {
 	ousMux.HandleFunc("GET /ous/api/v2/upload/status", s.ousCall(s.handleStatus))
 	ousMux.HandleFunc("GET /files/{md5}/{name}", s.handleFile)
 
-	if opts.SeparateOUS {
-		s.api = httptest.NewServer(s.wrap(apiMux))
-		s.ous = httptest.NewServer(s.wrap(ousMux))
-	} else {
-		mux := http.NewServeMux()
-		mux.Handle("/ous/", ousMux)
-		mux.Handle("/files/", ousMux)
-		mux.Handle("/", apiMux)
-		s.api = httptest.NewServer(s.wrap(mux))
-		s.ous = s.api
-	}
+	// The API is served where the test says (the endpoint is
+	// configuration); OUS, as in production, on a listener of its own, and
+	// only over HTTPS: the document's upload host is https://{globalDomain}.
+	s.api = httptest.NewServer(s.wrap(apiMux))
+	s.ous = httptest.NewUnstartedServer(s.wrap(ousMux))
+	s.ous.TLS = &tls.Config{Certificates: []tls.Certificate{testCert()}}
+	s.ous.StartTLS()
 	s.URL = s.api.URL + "/v2/aholo"
 	s.ousBase = s.ous.URL
-	s.OUSDomain = strings.TrimPrefix(s.ous.URL, "http://")
+	s.OUSDomain = strings.TrimPrefix(s.ous.URL, "https://")
 	if opts.DomainScheme {
 		s.OUSDomain = s.ous.URL
 	}
@@ -236,11 +239,61 @@ func NewServer(opts Options) *Server {
 // Close stops the listeners and removes the uploaded files.
 func (s *Server) Close() {
 	s.api.Close()
-	if s.ous != s.api {
-		s.ous.Close()
-	}
+	s.ous.Close()
 	os.RemoveAll(s.dir)
 }
+
+// Client returns a new HTTP client that trusts the upload service's
+// certificate, for aholo.Config.HTTPClient. Other HTTPS hosts are verified
+// against the system's roots as usual.
+func (s *Server) Client() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: s.CertPool()}
+	return &http.Client{Transport: tr}
+}
+
+// CertPool is the system's roots plus the upload service's certificate.
+func (s *Server) CertPool() *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AddCert(s.ous.Certificate())
+	return pool
+}
+
+// CertPEM is, in PEM, the certificate every upload service of this
+// process presents, for a process that must trust it (SSL_CERT_FILE for a
+// scandrop under test).
+func CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testCert().Certificate[0]})
+}
+
+// testCert is one self-signed certificate for 127.0.0.1, ::1 and
+// localhost, made once per process, so that one CertPEM serves every fake.
+var testCert = sync.OnceValue(func() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic("aholotest: " + err.Error())
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"aholotest OUS"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic("aholotest: " + err.Error())
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+})
 
 // Creates is the number of projects created so far.
 func (s *Server) Creates() int {

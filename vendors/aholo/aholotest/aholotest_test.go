@@ -38,7 +38,7 @@ func newClient(t *testing.T, opts aholotest.Options) *client {
 
 func (c *client) do(req *http.Request) env {
 	c.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.srv.Client().Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func (c *client) ous(method, path, token string, q url.Values, fields [][2]strin
 		mw.Close()
 		ctype = mw.FormDataContentType()
 	}
-	req, _ := http.NewRequest(method, "http://"+c.srv.OUSDomain+path+"?"+q.Encode(), &body)
+	req, _ := http.NewRequest(method, "https://"+c.srv.OUSDomain+path+"?"+q.Encode(), &body)
 	req.Header.Set("ous-token-v2", token)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -227,7 +227,7 @@ func TestBlockUploadProtocol(t *testing.T) {
 	if want := []int{3, 3, 5, 5}; !equal(statuses, want) || !strings.HasSuffix(st.URL, "/big.bin") {
 		t.Errorf("statuses %v url %q, want %v", statuses, st.URL, want)
 	}
-	resp, err := http.Get(st.URL)
+	resp, err := c.srv.Client().Get(st.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
