@@ -1,0 +1,159 @@
+// Package textsafe makes text that came from a drop (folder and file names,
+// manifest ids and titles, problem messages, vendor answers) safe to show:
+// bounded in length, and with nothing in it that a terminal, a log viewer
+// or a browser would act on instead of print.
+//
+// It has no dependencies, so that every sink — vendors, pipeline, watcher,
+// ops, the commands — can use the one rule.
+package textsafe
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Escape returns s with every character a terminal would act on instead of
+// print shown as a Go escape: C0 and C1 controls and DEL (ESC is \x1b, CR
+// \r, LF \n, BEL \a), invisible format characters such as the bidi
+// overrides (U+202E is \u202e) and line separators, and each byte of
+// invalid UTF-8 (\xff). The result is valid, printable UTF-8.
+//
+// Backslashes are left as they are: the result is for people, not to be
+// unquoted, and a sink that quotes (a logfmt line, JSON) escapes them once
+// itself; escaping them here too would show every backslash doubled.
+func Escape(s string) string {
+	if safe(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteString(escapeRune(s[i:i+size], r))
+		i += size
+	}
+	return b.String()
+}
+
+// Clean is Escape then Cut to n bytes, without escaping more of s than
+// it keeps: a 100 MB name costs what its first n bytes cost.
+func Clean(s string, n int) string {
+	if len(s) <= n && safe(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), n) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		e := escapeRune(s[i:i+size], r)
+		if b.Len()+len(e) > n-markerRoom {
+			// Near the end: keep the rest if all of it fits, else mark
+			// what is left out.
+			if len(s)-i <= n-b.Len() {
+				if rest := Escape(s[i:]); b.Len()+len(rest) <= n {
+					b.WriteString(rest)
+					return b.String()
+				}
+			}
+			b.WriteString(marker(len(s) - i))
+			return b.String()
+		}
+		b.WriteString(e)
+		i += size
+	}
+	return b.String()
+}
+
+// Cut returns s cut to at most n bytes, at a character boundary,
+// with a marker saying how many bytes were left out ("…[+2048 bytes]").
+// It does not escape.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	keep := max(0, n-markerRoom)
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + marker(len(s)-keep)
+}
+
+// markerRoom is the room kept for the marker, whose length varies with the
+// count it carries ("…[+" and "bytes]" plus up to 12 digits).
+const markerRoom = 24
+
+func marker(n int) string { return "…[+" + strconv.Itoa(n) + " bytes]" }
+
+// ShortPath shortens a slash-separated path longer than max bytes in the
+// middle, keeping its first and last elements, which say most about where
+// it is: "a/b/…/y/z.jpg". A path that is one very long element is Cut.
+// It does not escape.
+func ShortPath(p string, max int) string {
+	if len(p) <= max {
+		return p
+	}
+	const mid = "/…/"
+	headRoom := (max - len(mid)) / 3
+	tailRoom := max - len(mid) - headRoom
+	head, tail := "", ""
+	if i := strings.LastIndexByte(p[:headRoom+1], '/'); i > 0 {
+		head = p[:i]
+	}
+	if i := strings.IndexByte(p[len(p)-tailRoom:], '/'); i >= 0 {
+		tail = p[len(p)-tailRoom+i+1:]
+	}
+	if head == "" || tail == "" {
+		if tail == "" { // the last element alone is too long
+			tail = Cut(p[strings.LastIndexByte(p, '/')+1:], tailRoom)
+		}
+		if head == "" {
+			head = Cut(p[:strings.IndexByte(p+"/", '/')], headRoom)
+		}
+	}
+	return head + mid + tail
+}
+
+// safe reports whether s needs no escaping.
+func safe(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || !unicode.IsPrint(r) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// escapeRune is the text shown for one rune of s, whose UTF-8 form (or the
+// single invalid byte) is raw.
+func escapeRune(raw string, r rune) string {
+	switch {
+	case r == utf8.RuneError && len(raw) == 1:
+		return `\x` + hex2(raw[0])
+	case r == ' ':
+		return raw
+	case r < utf8.RuneSelf && (r < 0x20 || r == 0x7f):
+		q := strconv.QuoteRune(r) // '\x1b', '\n', '\a'
+		return q[1 : len(q)-1]
+	case r >= utf8.RuneSelf && !unicode.IsPrint(r):
+		q := strconv.QuoteRuneToASCII(r) // '\u202e', '\u0085'
+		return q[1 : len(q)-1]
+	}
+	return raw
+}
+
+func hex2(c byte) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[c>>4], digits[c&0xf]})
+}
