@@ -66,8 +66,10 @@ type Error struct {
 
 // MaxErrorMessage bounds the text of an *Error: the inner message may echo
 // a vendor's HTTP answer or a drop's contents, and is repeated into
-// result.json, the log and webhooks. 4 KiB holds any real explanation.
-const MaxErrorMessage = 4 << 10
+// result.json, the log and webhooks. 16 KiB holds any real explanation
+// with a path or two of PATH_MAX (4 KiB) in it, which the sinks then show
+// shortened (pipeline.ShowPaths).
+const MaxErrorMessage = 16 << 10
 
 // Error returns the message, at most about MaxErrorMessage bytes; the rest
 // is cut with a marker saying how much.
@@ -222,6 +224,17 @@ func (ps Problems) Omitted() int {
 		return ps[n-1].omitted
 	}
 	return 0
+}
+
+// Head returns the first n problems kept, counting the others (and those
+// already counted) in a summary problem at the end. ps is not changed.
+func (ps Problems) Head(n int) Problems {
+	if len(ps) <= n || n >= len(ps)-1 && ps.Omitted() > 0 {
+		return ps
+	}
+	out := append(Problems(nil), ps[:n]...)
+	out.countMore(ps.Count() - n)
+	return out
 }
 
 func (ps Problems) full() bool { return len(ps) >= MaxProblems }
