@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // Exit codes, as the contract states them.
@@ -155,7 +157,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	// Every value is bounded and escaped: log lines carry names and
+	// messages from drops.
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: textsafe.LogAttr}
 	switch format {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil

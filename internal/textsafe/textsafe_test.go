@@ -1,6 +1,8 @@
 package textsafe
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -78,5 +80,18 @@ func TestShortPath(t *testing.T) {
 	}
 	if got := ShortPath("images/a.jpg", 160); got != "images/a.jpg" {
 		t.Errorf("ShortPath(short) = %q", got)
+	}
+}
+
+func TestLogAttr(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{ReplaceAttr: LogAttr}))
+	log.Warn("job failed \x1b]0;owned\a", "folder", "evil\u202egpj.\x1b[2J", "error", errors.New(strings.Repeat("\x9b", 1<<20)), "n", 3)
+	line := b.String()
+	if len(line) > 3*MaxLogValue || strings.ContainsAny(line, "\x1b\a\u202e\u009b") {
+		t.Errorf("log line (%d bytes) not bounded or not escaped: %.300q", len(line), line)
+	}
+	if !strings.Contains(line, `evil\\u202egpj.\\x1b[2J`) || !strings.Contains(line, `"n":3`) {
+		t.Errorf("log line = %.300s", line)
 	}
 }
