@@ -112,6 +112,7 @@ type pageData struct {
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"bytes": HumanBytes,
+	"add":   func(a, b int) int { return a + b },
 	"pct": func(done, total int64) int {
 		if total <= 0 {
 			return 0
@@ -167,11 +168,11 @@ td.progress { white-space: nowrap; }
 <td>{{.Age}}</td><td class="name">{{ids .VendorIDs}}</td>
 </tr>{{end}}
 </table>{{else}}<p class="none">nothing running</p>{{end}}
-<h3>Inbox ({{len .Inbox}})</h3>
+<h3>Inbox ({{len .Inbox}}{{if .InboxMore}} of {{add (len .Inbox) .InboxMore}}{{end}})</h3>
 {{if .Inbox}}<table class="inbox">
 <tr><th>folder</th><th>why it is not picked up yet</th></tr>
-{{range .Inbox}}<tr><td class="name">{{.Folder}}</td><td>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="none">empty</p>{{end}}
+{{range .Inbox}}<tr><td class="name">{{.Folder}}</td><td{{if .Refused}} class="warn"{{end}}>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
+{{end}}</table>{{if .InboxMore}}<p class="meta">and {{.InboxMore}} more, not listed</p>{{end}}{{else}}<p class="none">empty</p>{{end}}
 <h3>Recent results</h3>
 {{if .Recent}}<table class="recent">
 <tr><th>folder</th><th>status</th><th>finished</th><th>link or error</th></tr>
