@@ -19,13 +19,18 @@ import (
 	"syscall"
 
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // Exit codes, as the contract states them.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // the job failed (process) or the drop is invalid (check)
-	exitUsage   = 2 // usage or configuration error
+	exitOK     = 0
+	exitFailed = 1 // the job failed (process) or the drop is invalid (check)
+	exitUsage  = 2 // usage or configuration error
+	// exitTaken: process found the folder already taken by another
+	// scandrop (a daemon claimed it, or runs it): nothing is wrong with the
+	// drop or the command, and the other scandrop carries on with the job.
+	exitTaken   = 3
 	usageHeader = `scandrop — carries project drops from watch folders to Realsee and Aholo.
 
 Usage:
@@ -47,6 +52,11 @@ Common flags:
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// errTaken says that another scandrop has the folder (exit code 3).
+type errTaken struct{ msg string }
+
+func (e errTaken) Error() string { return e.msg }
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -93,6 +103,7 @@ var errJobFailed = errors.New("failed")
 
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
+	var te errTaken
 	switch {
 	case err == nil:
 		return exitOK
@@ -101,10 +112,13 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "scandrop:", ue.msg)
 		return exitUsage
+	case errors.As(err, &te):
+		fmt.Fprintln(stderr, "scandrop:", te.msg)
+		return exitTaken
 	case errors.Is(err, context.Canceled):
 		return exitOK // stopped by a signal
 	}
-	fmt.Fprintln(stderr, "scandrop:", err)
+	fmt.Fprintln(stderr, "scandrop:", textsafe.Clean(err.Error(), vendors.MaxErrorMessage))
 	return exitUsage
 }
 
