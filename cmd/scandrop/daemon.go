@@ -390,7 +390,7 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Fprintf(stdout, "%s\n", b)
+	fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
 	if !res.Success() {
 		return errJobFailed
 	}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // Server is the HTTP listener: / (the status page), /status (the report
@@ -39,9 +41,8 @@ func (s *Server) Handler() http.Handler {
 		rep := s.Report(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		w.Write(append(textsafe.EscapeJSON(b), '\n'))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -8,9 +8,11 @@
 package textsafe
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -156,4 +158,45 @@ func escapeRune(raw string, r rune) string {
 func hex2(c byte) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[c>>4], digits[c&0xf]})
+}
+
+// EscapeJSON rewrites JSON text (as encoding/json writes it: valid UTF-8,
+// ASCII controls already escaped) so that the characters Escape would
+// escape, such as C1 controls and bidi overrides, are \u escapes too. The
+// JSON means the same; a terminal it is printed on shows them instead of
+// obeying them.
+func EscapeJSON(b []byte) []byte {
+	if safeJSON(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= utf8.RuneSelf && (r == utf8.RuneError && size == 1 || !unicode.IsPrint(r)) {
+			if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+				out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+			} else {
+				out = fmt.Appendf(out, `\u%04x`, r)
+			}
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+func safeJSON(b []byte) bool {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 || !unicode.IsPrint(r) {
+			return false
+		}
+		i += size
+	}
+	return true
 }

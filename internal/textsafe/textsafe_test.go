@@ -1,6 +1,7 @@
 package textsafe
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -93,5 +94,18 @@ func TestLogAttr(t *testing.T) {
 	}
 	if !strings.Contains(line, `evil\\u202egpj.\\x1b[2J`) || !strings.Contains(line, `"n":3`) {
 		t.Errorf("log line = %.300s", line)
+	}
+}
+
+func TestEscapeJSON(t *testing.T) {
+	in := map[string]string{"name": "bidi\u202e c1\u0085 esc\x1b ok 中 tag\U000E0001"}
+	b, _ := json.Marshal(in)
+	got := EscapeJSON(b)
+	if strings.ContainsAny(string(got), "\u202e\u0085\x1b\U000E0001") {
+		t.Errorf("EscapeJSON = %s", got)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(got, &back); err != nil || back["name"] != in["name"] {
+		t.Errorf("EscapeJSON changed the meaning: %s → %q (%v)", got, back["name"], err)
 	}
 }
