@@ -190,7 +190,7 @@ func (ps *Problems) Add(file, format string, args ...any) {
 		return
 	}
 	*ps = append(*ps, Problem{
-		File:    textsafe.Cut(textsafe.ShortPath(file, MaxProblemFile), MaxProblemFile),
+		File:    textsafe.ShortPath(file, MaxProblemFile),
 		Message: textsafe.Cut(fmt.Sprintf(format, args...), MaxProblemMessage),
 	})
 }

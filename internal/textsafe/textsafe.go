@@ -88,33 +88,78 @@ const markerRoom = 24
 
 func marker(n int) string { return "…[+" + strconv.Itoa(n) + " bytes]" }
 
-// ShortPath shortens a slash-separated path longer than max bytes in the
-// middle, keeping its first and last elements, which say most about where
-// it is: "a/b/…/y/z.jpg". A path that is one very long element is Cut.
-// It does not escape.
-func ShortPath(p string, max int) string {
-	if len(p) <= max {
+// ShortPath shortens a slash-separated path longer than n bytes in the
+// middle, keeping whole elements from its start and its end, which say
+// most about where it is: "images/a/…/y/z.jpg". An element too long by
+// itself is shortened in its middle, so that a file keeps its extension:
+// "images/000-nnnn…nnnn.jpg". It does not escape.
+func ShortPath(p string, n int) string {
+	if len(p) <= n {
 		return p
 	}
+	if n < 48 { // no room for elements: just the ends
+		return cutMiddle(p, n)
+	}
 	const mid = "/…/"
-	headRoom := (max - len(mid)) / 3
-	tailRoom := max - len(mid) - headRoom
-	head, tail := "", ""
-	if i := strings.LastIndexByte(p[:headRoom+1], '/'); i > 0 {
-		head = p[:i]
+	elems := strings.Split(p, "/")
+	last := elems[len(elems)-1]
+	if len(elems) == 1 {
+		return cutMiddle(last, n)
 	}
-	if i := strings.IndexByte(p[len(p)-tailRoom:], '/'); i >= 0 {
-		tail = p[len(p)-tailRoom+i+1:]
-	}
-	if head == "" || tail == "" {
-		if tail == "" { // the last element alone is too long
-			tail = Cut(p[strings.LastIndexByte(p, '/')+1:], tailRoom)
+	last = cutMiddle(last, n/2)
+	room := n - len(last) - len(mid)
+	// Whole elements from the start, up to half the room; then from the
+	// end, before the last one, with what is left.
+	head, i := "", 0
+	for ; i < len(elems)-1; i++ {
+		next := head + elems[i] + "/"
+		if len(next) > room/2 {
+			break
 		}
-		if head == "" {
-			head = Cut(p[:strings.IndexByte(p+"/", '/')], headRoom)
-		}
+		head = next
 	}
-	return head + mid + tail
+	if head == "" {
+		head = cutMiddle(elems[0], room/2) + "/"
+		i = 1
+	}
+	tail, k := "", len(elems)-2
+	for ; k >= i; k-- {
+		next := elems[k] + "/" + tail
+		if len(head)+len(next) > room {
+			break
+		}
+		tail = next
+	}
+	if k < i { // everything fits after all
+		return head + tail + last
+	}
+	return strings.TrimSuffix(head, "/") + mid + tail + last
+}
+
+// cutMiddle shortens s to at most n bytes by replacing its middle with
+// "…", at character boundaries.
+func cutMiddle(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ell = "…"
+	if n < 2*len(ell) {
+		h := max(n, 0)
+		for h > 0 && !utf8.RuneStart(s[h]) {
+			h--
+		}
+		return s[:h]
+	}
+	keep := n - len(ell)
+	h := keep / 2
+	for h > 0 && !utf8.RuneStart(s[h]) {
+		h--
+	}
+	t := len(s) - (keep - h)
+	for t < len(s) && !utf8.RuneStart(s[t]) {
+		t++
+	}
+	return s[:h] + ell + s[t:]
 }
 
 // safe reports whether s needs no escaping.

@@ -76,8 +76,22 @@ func TestShortPath(t *testing.T) {
 		t.Errorf("ShortPath(deep) = %q (%d bytes)", got, len(got))
 	}
 	one := strings.Repeat("n", 5000) + ".jpg"
-	if got := ShortPath("a/"+one, 160); len(got) > 170 || !strings.HasPrefix(got, "a/") {
+	if got := ShortPath("images/"+one, 160); len(got) > 160 || !strings.HasPrefix(got, "images/nnn") || !strings.HasSuffix(got, "nnn.jpg") || !strings.Contains(got, "…") {
 		t.Errorf("ShortPath(long element) = %q (%d bytes)", got, len(got))
+	}
+	if got := ShortPath(one, 160); len(got) > 160 || !strings.HasSuffix(got, ".jpg") {
+		t.Errorf("ShortPath(one element) = %q (%d bytes)", got, len(got))
+	}
+	first := strings.Repeat("f", 3000) + "/" + strings.Repeat("mid/", 50) + "z.jpg"
+	if got := ShortPath(first, 160); len(got) > 160 || !strings.HasSuffix(got, "/mid/z.jpg") || !strings.HasPrefix(got, "fff") {
+		t.Errorf("ShortPath(long first element) = %q (%d bytes)", got, len(got))
+	}
+	for n := 16; n < 300; n += 7 {
+		for _, p := range []string{deep, one, first, "a/" + one, strings.Repeat("é/", 400)} {
+			if got := ShortPath(p, n); len(got) > n || !utf8.ValidString(got) {
+				t.Fatalf("ShortPath(%d bytes, %d) = %q (%d bytes)", len(p), n, got, len(got))
+			}
+		}
 	}
 	if got := ShortPath("images/a.jpg", 160); got != "images/a.jpg" {
 		t.Errorf("ShortPath(short) = %q", got)
