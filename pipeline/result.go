@@ -2,9 +2,13 @@ package pipeline
 
 import (
 	"encoding/json"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -51,7 +55,90 @@ type ResultError struct {
 // Success reports whether the job succeeded.
 func (r *Result) Success() bool { return r.Status == "success" }
 
+// Bounds of result.json. Everything in it about a failure may come from
+// the drop (ids, names, paths) or from a vendor's answer, and it is copied
+// on into the log, webhooks and status pages: whatever the drop, the file
+// stays under maxResultBytes.
+const (
+	// maxResultMessage bytes of the error message: the problems are listed
+	// separately, so the message needs only to say what happened.
+	maxResultMessage = 4 << 10
+	// maxProblemsJSON bytes of the problems list as JSON. 50 ordinary
+	// problems take 5-10 KB; names full of control characters take up to
+	// six times their length once JSON-escaped, so the list is also cut by
+	// its encoded size.
+	maxProblemsJSON = 32 << 10
+	// maxResultValue bytes of a link, an asset URL or a vendor id.
+	maxResultValue = 2 << 10
+	// maxResultAssets assets are kept (the vendors produce three or four).
+	maxResultAssets = 16
+	// maxPathShown bytes of one path in a message: deeper paths are
+	// shortened in the middle, keeping where they start and end.
+	maxPathShown = 160
+	// maxResultBytes is what the bounds above add up to, with room to spare:
+	// no result.json is larger. Readers (status, notify) rely on it.
+	maxResultBytes = 64 << 10
+)
+
+// MaxResultBytes is the largest result.json scandrop writes; a larger one
+// was not written by scandrop and need not be read in full.
+const MaxResultBytes = maxResultBytes
+
+// bound cuts what r says to the bounds above, in place, and shows paths in
+// its message relative to the job folder dir.
+func (r *Result) bound(dir string) {
+	r.Folder = textsafe.Cut(r.Folder, maxResultValue)
+	r.VRURL = textsafe.Cut(r.VRURL, maxResultValue)
+	if len(r.Assets) > 0 {
+		keys := slices.Sorted(maps.Keys(r.Assets))
+		assets := make(map[string]string, min(len(keys), maxResultAssets))
+		for _, k := range keys[:min(len(keys), maxResultAssets)] {
+			assets[textsafe.Cut(k, 64)] = textsafe.Cut(r.Assets[k], maxResultValue)
+		}
+		r.Assets = assets
+	}
+	for k, v := range r.VendorIDs {
+		r.VendorIDs[k] = textsafe.Cut(v, 256)
+	}
+	e := r.Error
+	if e == nil {
+		return
+	}
+	e.Message = textsafe.Cut(ShowPaths(e.Message, dir), maxResultMessage)
+	ps := vendors.Problems(e.Problems).Head(vendors.MaxProblems)
+	size := 0
+	for i, p := range ps {
+		b, _ := json.Marshal(p)
+		size += len(b)
+		if size > maxProblemsJSON && (i < len(ps)-1 || ps.Omitted() == 0) {
+			ps = ps.Head(i)
+			break
+		}
+	}
+	e.Problems = ps
+}
+
+// ShowPaths makes the paths in a message fit for people: relative to the
+// job folder dir, and shortened in the middle when longer than
+// maxPathShown (a drop nested 500 folders deep is a 4 KB path).
+func ShowPaths(msg, dir string) string {
+	if dir != "" {
+		msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+	}
+	if len(msg) <= maxPathShown {
+		return msg
+	}
+	words := strings.Split(msg, " ")
+	for i, w := range words {
+		if len(w) > maxPathShown && strings.ContainsRune(w, '/') {
+			words[i] = textsafe.ShortPath(w, maxPathShown)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
 func writeResult(dir string, r *Result) error {
+	r.bound(dir)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

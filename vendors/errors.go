@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // Kind classifies an error once, near the wire, so that the pipeline can
@@ -66,6 +68,15 @@ type Error struct {
 	Err        error
 }
 
+// MaxErrorMessage bounds the text of an *Error: the inner message may echo
+// a vendor's HTTP answer or a drop's contents, and is repeated into
+// result.json, the log and webhooks. 16 KiB holds any real explanation
+// with a path or two of PATH_MAX (4 KiB) in it, which the sinks then show
+// shortened (pipeline.ShowPaths).
+const MaxErrorMessage = 16 << 10
+
+// Error returns the message, at most about MaxErrorMessage bytes; the rest
+// is cut with a marker saying how much.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Op != "" {
@@ -78,9 +89,9 @@ func (e *Error) Error() string {
 		b.WriteString(e.Kind.String())
 	}
 	if e.RequestID != "" {
-		fmt.Fprintf(&b, " (request %s)", e.RequestID)
+		fmt.Fprintf(&b, " (request %s)", textsafe.Cut(e.RequestID, 128))
 	}
-	return b.String()
+	return textsafe.Cut(b.String(), MaxErrorMessage)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -126,13 +137,38 @@ func SafeToRetry(err error) bool {
 // Retryable reports whether err is worth retrying automatically.
 func Retryable(err error) bool { return KindOf(err) == Transient }
 
-// Problems is a list of validation problems, each naming its file.
+// Bounds of a problem list. A drop is written by someone else and may be
+// hostile: 8 MB of duplicate ids are 300,000 problems, and everything
+// scandrop writes about a drop (result.json, the log, webhooks, status)
+// repeats them. Validation keeps the first MaxProblems and counts the rest,
+// so memory is bounded while validating, not only when writing; and each
+// problem is bounded too, since 50 problems of 1 MB each are not a bound.
+const (
+	// MaxProblems problems are kept: enough to fix a drop in one pass (a
+	// person fixes the first screenful and runs check again), few enough
+	// that the list fits a result.json of tens of KB.
+	MaxProblems = 50
+	// MaxProblemMessage bytes of one message: a sentence with an id or a
+	// name in it; a 100 KB id is cut, with a marker.
+	MaxProblemMessage = 512
+	// MaxProblemFile bytes of one file name: long paths are shortened in
+	// the middle, keeping the first and last elements.
+	MaxProblemFile = 200
+)
+
+// Problems is a list of validation problems, each naming its file. Add
+// keeps at most MaxProblems of them; beyond that it only counts, and the
+// list ends with one summary problem ("and 289412 more problems").
 type Problems []Problem
 
 // Problem is one thing wrong with a drop.
 type Problem struct {
 	File    string `json:"file,omitempty"` // relative to the drop folder, slash-separated; "" for the folder itself
 	Message string `json:"message"`        // what is wrong and, where it helps, the fix
+
+	// omitted is set on the summary problem that ends a full list: how
+	// many problems were counted and not kept.
+	omitted int
 }
 
 func (p Problem) String() string {
@@ -150,9 +186,74 @@ func (ps Problems) Error() string {
 	return strings.Join(s, "; ")
 }
 
-// Add appends a problem.
+// Add appends a problem; once MaxProblems are kept, it counts it instead.
+// The file and the message are bounded (MaxProblemFile, MaxProblemMessage).
 func (ps *Problems) Add(file, format string, args ...any) {
-	*ps = append(*ps, Problem{File: file, Message: fmt.Sprintf(format, args...)})
+	if ps.full() {
+		ps.countMore(1)
+		return
+	}
+	*ps = append(*ps, Problem{
+		File:    textsafe.ShortPath(file, MaxProblemFile),
+		Message: textsafe.Cut(fmt.Sprintf(format, args...), MaxProblemMessage),
+	})
+}
+
+// Merge adds the problems of other, keeping the bound.
+func (ps *Problems) Merge(other Problems) {
+	for _, p := range other {
+		if p.omitted > 0 {
+			ps.countMore(p.omitted)
+			continue
+		}
+		if ps.full() {
+			ps.countMore(1)
+			continue
+		}
+		ps.Add(p.File, "%s", p.Message)
+	}
+}
+
+// Count is how many problems were found, kept or not.
+func (ps Problems) Count() int {
+	if n := len(ps); n > 0 && ps[n-1].omitted > 0 {
+		return n - 1 + ps[n-1].omitted
+	}
+	return len(ps)
+}
+
+// Omitted is how many problems were counted but not kept.
+func (ps Problems) Omitted() int {
+	if n := len(ps); n > 0 {
+		return ps[n-1].omitted
+	}
+	return 0
+}
+
+// Head returns the first n problems kept, counting the others (and those
+// already counted) in a summary problem at the end. ps is not changed.
+func (ps Problems) Head(n int) Problems {
+	if len(ps) <= n || n >= len(ps)-1 && ps.Omitted() > 0 {
+		return ps
+	}
+	out := append(Problems(nil), ps[:n]...)
+	out.countMore(ps.Count() - n)
+	return out
+}
+
+func (ps Problems) full() bool { return len(ps) >= MaxProblems }
+
+// countMore counts n problems that are not kept, in the summary problem
+// that ends the list.
+func (ps *Problems) countMore(n int) {
+	l := *ps
+	if len(l) == 0 || l[len(l)-1].omitted == 0 {
+		l = append(l, Problem{})
+	}
+	last := &l[len(l)-1]
+	last.omitted += n
+	last.Message = fmt.Sprintf("and %d more problems, not listed (only the first %d are); fix these and run scandrop check again", last.omitted, MaxProblems)
+	*ps = l
 }
 
 // Err returns nil when there are no problems, else an Invalid *Error

@@ -38,6 +38,35 @@ func candidate(e fs.DirEntry) bool {
 	return e.IsDir() && !ignored(e.Name())
 }
 
+// refusal says why an inbox/ entry that is neither a folder nor a file
+// (nor hidden or temporary) can never be a drop, and what to do instead;
+// "" for the others. A symlink is refused even when it points to a folder:
+// a drop can never make scandrop read outside its own folder. These are
+// said once (a WARN) and shown in status: a symlink dropped in by mistake
+// must not sit there unexplained.
+func refusal(e fs.DirEntry) string {
+	if ignored(e.Name()) {
+		return ""
+	}
+	t := e.Type()
+	var what string
+	switch {
+	case t&fs.ModeSymlink != 0:
+		what = "is a symlink, which scandrop does not follow (a drop must not make it read outside its folder); copy the folder in instead"
+	case t&fs.ModeNamedPipe != 0:
+		what = "is a named pipe (FIFO), not a folder; remove it and copy the drop folder in"
+	case t&fs.ModeSocket != 0:
+		what = "is a socket, not a folder; remove it and copy the drop folder in"
+	case t&fs.ModeDevice != 0:
+		what = "is a device file, not a folder; remove it and copy the drop folder in"
+	case t&fs.ModeIrregular != 0:
+		what = "is neither a folder nor a file; copy the drop folder in instead"
+	default:
+		return ""
+	}
+	return InboxDir + "/" + e.Name() + " " + what
+}
+
 func hasMarker(top []fs.DirEntry, markers []string) bool {
 	for _, e := range top {
 		// A marker that is a directory still counts: the pipeline fails the
@@ -68,8 +97,12 @@ func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
 		w.rescans++
 	}
 	seen := make(map[string]bool, len(entries))
+	refused := make(map[string]string)
 	for _, e := range entries {
 		if !candidate(e) {
+			if why := refusal(e); why != "" {
+				refused[e.Name()] = why
+			}
 			continue
 		}
 		name := e.Name()
@@ -88,8 +121,23 @@ func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
 			w.forget(name)
 		}
 	}
+	w.noteRefused(refused)
 	w.claimReady(ctx, r)
 	return nil
+}
+
+// noteRefused records the refused entries of this scan of inbox/, warning
+// once about each new one (or one whose reason changed, such as a symlink
+// replaced by a FIFO of the same name), and forgets those gone.
+func (w *Watcher) noteRefused(now map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, why := range now {
+		if w.refused[name] != why {
+			w.log.Warn("inbox entry refused: "+why, "entry", InboxDir+"/"+name)
+		}
+	}
+	w.refused = now
 }
 
 // recheckPending re-walks the folders that have a marker but are not ready,
@@ -175,8 +223,8 @@ func (w *Watcher) observe(name string) {
 	f.pass = w.pass
 	w.mu.Unlock()
 	if err != nil {
-		w.update(f, func() { f.marker, f.ready, f.sig, f.problem = false, false, "", err.Error() })
-		w.warnOnce(f, "cannot read folder", "err", err)
+		w.update(f, func() { f.marker, f.ready, f.sig, f.problem = false, false, "", unwrap(err).Error() })
+		w.warnOnce(f, "cannot read folder; it is not picked up until scandrop may read it (check its permissions and owner)", "err", err)
 		return
 	}
 	if !hasMarker(top, w.opts.Markers) {
@@ -422,6 +470,9 @@ func Inspect(dir string, markers []string) ([]FolderState, error) {
 	var out []FolderState
 	for _, e := range entries {
 		if !candidate(e) {
+			if why := refusal(e); why != "" {
+				out = append(out, FolderState{Name: e.Name(), Reason: refusedReason(why), Refused: true})
+			}
 			continue
 		}
 		st := FolderState{Name: e.Name()}
@@ -430,7 +481,7 @@ func Inspect(dir string, markers []string) ([]FolderState, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // claimed since we listed inbox/
 		case err != nil:
-			st.Reason = "cannot read: " + err.Error()
+			st.Reason = "cannot read: " + unwrap(err).Error()
 		case !hasMarker(top, markers):
 			st.Reason = noMarkerReason(markers)
 		default:
@@ -443,4 +494,16 @@ func Inspect(dir string, markers []string) ([]FolderState, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// refusedReason is the status line of a refused entry.
+func refusedReason(why string) string { return "refused: " + why }
+
+// unwrap drops the path an *fs.PathError repeats: status shows the name.
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -112,6 +112,9 @@ type Watcher struct {
 	// lock; Inbox reads them from other goroutines under the lock.
 	mu      sync.Mutex
 	folders map[string]*folder
+	// refused are the inbox/ entries that can never be drops (symlinks,
+	// FIFOs, sockets, devices), by name, with why (see refusal).
+	refused map[string]string
 	pass    uint64 // observation pass, only touched by the Run goroutine
 	rescans uint64 // full rescans, likewise
 }
@@ -156,6 +159,9 @@ type FolderState struct {
 	// Since is when the current contents were first seen; zero when unknown
 	// (Inspect cannot know it from one scan).
 	Since time.Time
+	// Refused marks an entry that can never be a drop: a symlink, FIFO,
+	// socket or device in inbox/. Reason says what it is and what to do.
+	Refused bool
 }
 
 // Slots bounds how many claimed jobs run at once. One Slots is shared by all
@@ -512,7 +518,7 @@ func (w *Watcher) Inbox() []FolderState {
 		st := FolderState{Name: f.name, Since: f.since}
 		switch {
 		case !f.marker && f.problem != "":
-			st.Reason = "cannot read: " + f.problem
+			st.Reason = "cannot read: " + f.problem + " (check its permissions)"
 		case !f.marker:
 			st.Reason, st.Since = w.noMarker, f.firstSeen
 		case !f.ready:
@@ -527,6 +533,9 @@ func (w *Watcher) Inbox() []FolderState {
 			st.Reason = "ready"
 		}
 		out = append(out, st)
+	}
+	for name, why := range w.refused {
+		out = append(out, FolderState{Name: name, Reason: refusedReason(why), Refused: true})
 	}
 	slices.SortFunc(out, func(a, b FolderState) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -548,5 +557,7 @@ func roundAgo(d time.Duration) time.Duration {
 func (w *Watcher) forgetAll() {
 	w.mu.Lock()
 	clear(w.folders)
+	// The refused entries are kept: they were said once, and a share that
+	// comes back with them does not make them news.
 	w.mu.Unlock()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/internal/ops"
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/realsee"
@@ -362,23 +363,48 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Sprintf("%s: not a folder", pos[0])}
+		if claimedByDaemon(dir) {
+			return errTaken{textsafe.Escape(pos[0]) + " is already taken by a scandrop daemon: it is in processing/ now; see scandrop status"}
+		}
+		return usageError{fmt.Sprintf("%s: not a folder", textsafe.Escape(pos[0]))}
 	}
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
 	p := newPipeline(cfg, w, log, obs)
+	release, err := p.Own(ctx, dir)
+	if errors.Is(err, pipeline.ErrOwned) {
+		return errTaken{textsafe.Escape(pos[0]) + " is being run by another scandrop; see scandrop status"}
+	} else if err != nil {
+		return err
+	}
+	defer release()
 	res, err := p.Process(ctx, dir, true)
 	if bar != nil {
 		bar.Close()
 	}
 	if err != nil {
+		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+			// A daemon watching this inbox claimed the folder (renamed it
+			// into processing/) while we ran: it runs the job from here.
+			return errTaken{textsafe.Escape(pos[0]) + " was taken by a scandrop daemon while this one ran it: it continues there; see scandrop status"}
+		}
 		return err
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Fprintf(stdout, "%s\n", b)
+	fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
 	if !res.Success() {
 		return errJobFailed
 	}
 	return nil
+}
+
+// claimedByDaemon reports a folder of an inbox/ that is gone because a
+// daemon claimed it: processing/<name> beside it exists.
+func claimedByDaemon(dir string) bool {
+	if filepath.Base(filepath.Dir(dir)) != pipeline.Inbox {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(dir)), pipeline.Processing, filepath.Base(dir)))
+	return err == nil
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -392,23 +418,26 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"usage: scandrop check FOLDER"}
 	}
 	dir := pos[0]
+	// Names, ids and messages come from the drop: each line is escaped
+	// (a terminal shows ESC as \x1b instead of obeying it) and bounded.
+	show := textsafe.Escape(dir)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Sprintf("%s: not a folder", dir)}
+		return usageError{fmt.Sprintf("%s: not a folder", show)}
 	}
 	// Validation is offline: vendors with no credentials do.
 	name, err := pipeline.Check(ctx, dir, offlineVendors())
 	if err == nil {
-		fmt.Fprintf(stdout, "%s: a valid %s drop\n", dir, name)
+		fmt.Fprintf(stdout, "%s: a valid %s drop\n", show, name)
 		return nil
 	}
 	var ps vendors.Problems
 	if errors.As(err, &ps) {
 		for _, p := range ps {
-			fmt.Fprintln(stdout, p.String())
+			fmt.Fprintln(stdout, textsafe.Escape(p.String()))
 		}
-		fmt.Fprintf(stdout, "%s: %d problem(s); nothing was changed\n", dir, len(ps))
+		fmt.Fprintf(stdout, "%s: %d problem(s); nothing was changed\n", show, ps.Count())
 		return errJobFailed
 	}
-	fmt.Fprintln(stdout, err)
+	fmt.Fprintln(stdout, textsafe.Clean(pipeline.ShowPaths(err.Error(), dir), vendors.MaxErrorMessage))
 	return errJobFailed
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/kardianos/service"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // eventLogHandler writes each record, formatted as a text log line, to the
@@ -34,12 +36,13 @@ func newEventLogHandler(el service.Logger, level string) slog.Handler {
 		text: slog.NewTextHandler(buf, &slog.HandlerOptions{Level: lv, ReplaceAttr: dropTime})}
 }
 
-// dropTime leaves the time out: the event log records its own.
+// dropTime leaves the time out: the event log records its own. The rest
+// is bounded and escaped, as in every log (textsafe.LogAttr).
 func dropTime(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.TimeKey {
 		return slog.Attr{}
 	}
-	return a
+	return textsafe.LogAttr(groups, a)
 }
 
 func (h *eventLogHandler) Enabled(ctx context.Context, l slog.Level) bool {

@@ -17,13 +17,20 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // Exit codes, as the contract states them.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // the job failed (process) or the drop is invalid (check)
-	exitUsage   = 2 // usage or configuration error
+	exitOK     = 0
+	exitFailed = 1 // the job failed (process) or the drop is invalid (check)
+	exitUsage  = 2 // usage or configuration error
+	// exitTaken: process found the folder already taken by another
+	// scandrop (a daemon claimed it, or runs it): nothing is wrong with the
+	// drop or the command, and the other scandrop carries on with the job.
+	exitTaken   = 3
 	usageHeader = `scandrop — carries project drops from watch folders to Realsee and Aholo.
 
 Usage:
@@ -45,6 +52,11 @@ Common flags:
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// errTaken says that another scandrop has the folder (exit code 3).
+type errTaken struct{ msg string }
+
+func (e errTaken) Error() string { return e.msg }
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -91,6 +103,7 @@ var errJobFailed = errors.New("failed")
 
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
+	var te errTaken
 	switch {
 	case err == nil:
 		return exitOK
@@ -99,10 +112,13 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "scandrop:", ue.msg)
 		return exitUsage
+	case errors.As(err, &te):
+		fmt.Fprintln(stderr, "scandrop:", te.msg)
+		return exitTaken
 	case errors.Is(err, context.Canceled):
 		return exitOK // stopped by a signal
 	}
-	fmt.Fprintln(stderr, "scandrop:", err)
+	fmt.Fprintln(stderr, "scandrop:", textsafe.Clean(err.Error(), vendors.MaxErrorMessage))
 	return exitUsage
 }
 
@@ -155,7 +171,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	// Every value is bounded and escaped: log lines carry names and
+	// messages from drops.
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: textsafe.LogAttr}
 	switch format {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil

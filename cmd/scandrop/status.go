@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/internal/ops"
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/realsee"
@@ -74,9 +76,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rep := newReporter().Report(ctx, srcs)
 	if cf.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
+		return err
 	}
 	return ops.WriteText(stdout, rep)
 }

@@ -107,7 +107,9 @@ func (n *Notifier) Finished(folder string, res *pipeline.Result, path string) {
 		event = config.EventDone
 	}
 	resultPath := filepath.Join(path, pipeline.ResultFile)
-	body, err := os.ReadFile(resultPath)
+	// The body is result.json, which scandrop writes bounded
+	// (pipeline.MaxResultBytes); one larger is not ours and is not sent.
+	body, err := readBounded(resultPath, pipeline.MaxResultBytes)
 	if err != nil { // the folder moved on already: send what we know
 		body, _ = json.MarshalIndent(res, "", "  ")
 		body = append(body, '\n')

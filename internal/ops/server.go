@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // Server is the HTTP listener: / (the status page), /status (the report
@@ -39,9 +41,8 @@ func (s *Server) Handler() http.Handler {
 		rep := s.Report(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		w.Write(append(textsafe.EscapeJSON(b), '\n'))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -112,6 +113,7 @@ type pageData struct {
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"bytes": HumanBytes,
+	"add":   func(a, b int) int { return a + b },
 	"pct": func(done, total int64) int {
 		if total <= 0 {
 			return 0
@@ -167,11 +169,11 @@ td.progress { white-space: nowrap; }
 <td>{{.Age}}</td><td class="name">{{ids .VendorIDs}}</td>
 </tr>{{end}}
 </table>{{else}}<p class="none">nothing running</p>{{end}}
-<h3>Inbox ({{len .Inbox}})</h3>
+<h3>Inbox ({{len .Inbox}}{{if .InboxMore}} of {{add (len .Inbox) .InboxMore}}{{end}})</h3>
 {{if .Inbox}}<table class="inbox">
 <tr><th>folder</th><th>why it is not picked up yet</th></tr>
-{{range .Inbox}}<tr><td class="name">{{.Folder}}</td><td>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="none">empty</p>{{end}}
+{{range .Inbox}}<tr><td class="name">{{.Folder}}</td><td{{if .Refused}} class="warn"{{end}}>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
+{{end}}</table>{{if .InboxMore}}<p class="meta">and {{.InboxMore}} more, not listed</p>{{end}}{{else}}<p class="none">empty</p>{{end}}
 <h3>Recent results</h3>
 {{if .Recent}}<table class="recent">
 <tr><th>folder</th><th>status</th><th>finished</th><th>link or error</th></tr>

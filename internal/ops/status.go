@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/watcher"
@@ -43,6 +45,9 @@ type Watch struct {
 	Error      string        `json:"error,omitempty"`
 	Processing []Job         `json:"processing"`
 	Inbox      []InboxFolder `json:"inbox"`
+	// InboxMore counts the inbox entries not listed: at most
+	// maxInboxShown are.
+	InboxMore int `json:"inbox_more,omitempty"`
 	// Recent are the last results in done/ and failed/, newest first.
 	Recent []Finished `json:"recent"`
 }
@@ -85,6 +90,9 @@ type InboxFolder struct {
 	// The job would fail with it: fix it before the folder settles.
 	Problem  string `json:"problem,omitempty"`
 	Problems int    `json:"problems,omitempty"`
+	// Refused marks an entry that can never be a drop (a symlink, FIFO,
+	// socket or device); Reason says what to do instead.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // Finished is a result in done/ or failed/.
@@ -179,7 +187,7 @@ func (r *Reporter) watch(ctx context.Context, s Source) Watch {
 			js.StageSince, js.StartedAt = rec.StageAt, rec.StartedAt
 			js.UploadedBytes, js.TotalBytes = rec.UploadedBytes, rec.TotalBytes
 		} else {
-			js.Error = err.Error()
+			js.Error = textsafe.Clean(err.Error(), maxErrorShown)
 		}
 		if s.Live != nil {
 			s.Live.overlay(&js)
@@ -203,17 +211,87 @@ func (r *Reporter) watch(ctx context.Context, s Source) Watch {
 	}
 	seen := map[string]bool{}
 	for _, st := range states {
-		in := InboxFolder{Folder: st.Name, Reason: st.Reason}
 		dir := filepath.Join(s.Dir, pipeline.Inbox, st.Name)
 		seen[dir] = true
-		in.Problem, in.Problems = r.validate(ctx, dir, st.Since, s.Inbox != nil)
+		if len(ws.Inbox) == maxInboxShown {
+			ws.InboxMore++
+			continue
+		}
+		in := InboxFolder{Folder: st.Name, Reason: st.Reason, Refused: st.Refused}
+		if !st.Refused {
+			in.Problem, in.Problems = r.validate(ctx, dir, st.Since, s.Inbox != nil)
+		}
 		ws.Inbox = append(ws.Inbox, in)
 	}
 	if s.Inbox != nil {
 		r.prune(s.Dir, seen)
 	}
 	ws.Recent = r.recent(s.Dir)
+	ws.clean()
 	return ws
+}
+
+// Bounds of what a report says about one drop: every string in it may
+// come from a drop (names, problems) or a vendor (statuses, errors), and
+// the report is printed on terminals and served as a page that reloads
+// every few seconds. With these, a watch's report stays in the tens of KB
+// for ordinary inboxes, and under a few MB for a full one.
+const (
+	// maxNameShown bytes of a folder name (file systems allow 255; escaping
+	// control characters may make it up to four times as long).
+	maxNameShown = 256
+	// maxLineShown bytes of a reason, a problem, a status or a retry.
+	maxLineShown = 512
+	// maxErrorShown bytes of an error or a link.
+	maxErrorShown = 1 << 10
+	// maxInboxShown inbox entries are listed per watch; the rest are
+	// counted (InboxMore). Reading thousands of names is no status.
+	maxInboxShown = 500
+)
+
+// clean bounds and escapes every string of ws (textsafe.Clean), so that
+// the text, JSON and HTML forms of the report all show the same safe text.
+func (ws *Watch) clean() {
+	ws.Dir = textsafe.Clean(ws.Dir, maxErrorShown)
+	ws.Error = textsafe.Clean(ws.Error, maxErrorShown)
+	for i := range ws.Processing {
+		j := &ws.Processing[i]
+		j.Folder = textsafe.Clean(j.Folder, maxNameShown)
+		j.Vendor = textsafe.Clean(j.Vendor, maxNameShown)
+		j.Stage = textsafe.Clean(j.Stage, maxNameShown)
+		j.VendorStatus = textsafe.Clean(j.VendorStatus, maxLineShown)
+		j.Retrying = textsafe.Clean(j.Retrying, maxLineShown)
+		j.Error = textsafe.Clean(j.Error, maxErrorShown)
+		j.VendorIDs = cleanMap(j.VendorIDs)
+	}
+	for i := range ws.Inbox {
+		in := &ws.Inbox[i]
+		in.Folder = textsafe.Clean(in.Folder, maxNameShown)
+		in.Reason = textsafe.Clean(in.Reason, maxLineShown)
+		in.Problem = textsafe.Clean(in.Problem, maxLineShown)
+	}
+	for i := range ws.Recent {
+		f := &ws.Recent[i]
+		f.Folder = textsafe.Clean(f.Folder, maxNameShown)
+		f.Status = textsafe.Clean(f.Status, maxNameShown)
+		f.Vendor = textsafe.Clean(f.Vendor, maxNameShown)
+		f.Link = textsafe.Clean(f.Link, maxErrorShown)
+		f.Error = textsafe.Clean(f.Error, maxErrorShown)
+	}
+}
+
+func cleanMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]string, min(len(m), 16))
+	for k, v := range m {
+		if len(out) == 16 {
+			break
+		}
+		out[textsafe.Clean(k, 64)] = textsafe.Clean(v, maxNameShown)
+	}
+	return out
 }
 
 // validate returns the first problem of a drop folder with a marker. Live
@@ -236,9 +314,9 @@ func (r *Reporter) validate(ctx context.Context, dir string, since time.Time, ca
 	if err := r.Check(ctx, dir); err != nil {
 		var ps vendors.Problems
 		if errors.As(err, &ps) && len(ps) > 0 {
-			c.problem, c.problems = ps[0].String(), len(ps)
+			c.problem, c.problems = textsafe.Clean(ps[0].String(), maxLineShown), ps.Count()
 		} else {
-			c.problem, c.problems = err.Error(), 1
+			c.problem, c.problems = textsafe.Clean(pipeline.ShowPaths(err.Error(), dir), maxLineShown), 1
 		}
 	}
 	if cache && !since.IsZero() {
@@ -306,7 +384,7 @@ func (r *Reporter) recent(root string) []Finished {
 	}
 	out := []Finished{}
 	for _, c := range cands {
-		b, err := os.ReadFile(filepath.Join(root, c.sub, c.name, pipeline.ResultFile))
+		b, err := readBounded(filepath.Join(root, c.sub, c.name, pipeline.ResultFile), pipeline.MaxResultBytes)
 		if err != nil {
 			continue
 		}
@@ -369,6 +447,21 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// readBounded reads a file of at most limit bytes: scandrop writes no larger
+// result.json, and a larger one (not ours) is not read into memory.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
+	}
+	return b, err
 }
 
 func unwrapPath(err error) error {

@@ -4,17 +4,23 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // WriteText writes the report as tables for people, one block per watch.
+// Every string is escaped again (textsafe.Escape, which leaves text that
+// is safe as it is): a report from elsewhere than Reporter must not drive
+// the terminal either.
 func WriteText(w io.Writer, rep Report) error {
+	e := textsafe.Escape
 	for i, ws := range rep.Watches {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "watch %s\n", ws.Dir)
+		fmt.Fprintf(w, "watch %s\n", e(ws.Dir))
 		if ws.Error != "" {
-			fmt.Fprintf(w, "  %s\n", ws.Error)
+			fmt.Fprintf(w, "  %s\n", e(ws.Error))
 			continue
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -31,24 +37,27 @@ func WriteText(w io.Writer, rep Report) error {
 			if j.VendorStatus != "" {
 				stage += " (" + j.VendorStatus + ")"
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Folder, dash(j.Vendor), stage, dash(j.StageAge), prog, dash(j.Age), dash(IDs(j.VendorIDs)))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", e(j.Folder), e(dash(j.Vendor)), e(stage), dash(j.StageAge), prog, dash(j.Age), e(dash(IDs(j.VendorIDs))))
 			if j.Retrying != "" {
-				fmt.Fprintf(tw, "      retrying: %s\n", j.Retrying)
+				fmt.Fprintf(tw, "      retrying: %s\n", e(j.Retrying))
 			}
 			if j.Error != "" {
-				fmt.Fprintf(tw, "      %s\n", j.Error)
+				fmt.Fprintf(tw, "      %s\n", e(j.Error))
 			}
 		}
-		fmt.Fprintf(tw, "  inbox (%d)\n", len(ws.Inbox))
+		fmt.Fprintf(tw, "  inbox (%d)\n", len(ws.Inbox)+ws.InboxMore)
 		for _, in := range ws.Inbox {
-			fmt.Fprintf(tw, "    %s\t%s\n", in.Folder, in.Reason)
+			fmt.Fprintf(tw, "    %s\t%s\n", e(in.Folder), e(in.Reason))
 			if in.Problem != "" {
 				more := ""
 				if in.Problems > 1 {
 					more = fmt.Sprintf(" (%d problems in all; run scandrop check)", in.Problems)
 				}
-				fmt.Fprintf(tw, "    \twill fail: %s%s\n", in.Problem, more)
+				fmt.Fprintf(tw, "    \twill fail: %s%s\n", e(in.Problem), more)
 			}
+		}
+		if ws.InboxMore > 0 {
+			fmt.Fprintf(tw, "    and %d more, not listed\n", ws.InboxMore)
 		}
 		fmt.Fprintf(tw, "  recent (%d)\n", len(ws.Recent))
 		for _, r := range ws.Recent {
@@ -56,7 +65,7 @@ func WriteText(w io.Writer, rep Report) error {
 			if r.Error != "" {
 				detail = r.Error
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", r.Folder, r.Status, r.FinishedAt.Local().Format("2006-01-02 15:04"), detail)
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", e(r.Folder), e(r.Status), r.FinishedAt.Local().Format("2006-01-02 15:04"), e(detail))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -165,7 +165,7 @@ func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
 		return nil, ps.Err(op)
 	}
 	r, rps := parseRecon(data, folder)
-	ps = append(ps, rps...)
+	ps.Merge(rps)
 
 	names, err := listFiles(dir)
 	if err != nil {

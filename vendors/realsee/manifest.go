@@ -128,7 +128,7 @@ func validate(dir string) (*drop, error) {
 			ps.Add(ManifestName, "%s (id %q): floor %d is not in floor_map; add \"%d\": <floor number> to floor_map", where, s.ID, *s.Floor, *s.Floor)
 		}
 		if err := checkID(s.ID); err != nil {
-			ps.Add(ManifestName, "%s: id %q: %v", where, printable(s.ID), err)
+			ps.Add(ManifestName, "%s: id %q: %v", where, s.ID, err)
 			continue
 		}
 		if j, dup := seen[s.ID]; dup {
@@ -288,11 +288,6 @@ func checkID(id string) error {
 		return fmt.Errorf("longer than %d bytes", dropfs.MaxNameBytes-len(".jpg"))
 	}
 	return nil
-}
-
-func printable(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
 }
 
 // imageListing maps lower-cased ids to their image files in images/ with a

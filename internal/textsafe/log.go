@@ -1,0 +1,36 @@
+package textsafe
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// MaxLogValue bounds one value in a log line (the message, a folder name,
+// an error). A line has a handful of values, so a line stays within a few
+// KB whatever a drop holds: a log line of 29 MB is a log nobody can read,
+// and some collectors drop or split lines over 16 KB.
+const MaxLogValue = 2 << 10
+
+// LogAttr is a slog.HandlerOptions.ReplaceAttr that cleans every string,
+// error and Stringer value (and the message) with Clean(…, MaxLogValue):
+// log lines carry drop-supplied names, ids and messages, and must neither
+// drive the terminal that tails them nor grow without bound.
+func LogAttr(_ []string, a slog.Attr) slog.Attr {
+	v := a.Value
+	switch v.Kind() {
+	case slog.KindString:
+		if s := v.String(); len(s) > MaxLogValue || !safe(s) {
+			a.Value = slog.StringValue(Clean(s, MaxLogValue))
+		}
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			a.Value = slog.StringValue(Clean(x.Error(), MaxLogValue))
+		case fmt.Stringer:
+			a.Value = slog.StringValue(Clean(x.String(), MaxLogValue))
+		case []byte:
+			a.Value = slog.StringValue(Clean(string(x), MaxLogValue))
+		}
+	}
+	return a
+}
