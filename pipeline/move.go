@@ -275,6 +275,7 @@ func copyThenRemove(src, destDir string, crash func(string)) (string, error) {
 	}
 	syncDir(filepath.Dir(src))
 	os.Remove(filepath.Join(dst, StateDir, movedByFile))
+	os.Remove(filepath.Join(dst, StateDir)) // if the move made it: empty
 	return dst, nil
 }
 
