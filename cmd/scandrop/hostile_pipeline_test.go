@@ -109,17 +109,17 @@ func (r *rig) submitsOf(name string) []realseetest.Submit {
 
 // uploaded reads the archive a submit named from the store and returns
 // its files.
-func (r *rig) uploaded(s realseetest.Submit) map[string][]byte {
-	r.t.Helper()
+func (r *rig) uploaded(t testing.TB, s realseetest.Submit) map[string][]byte {
+	t.Helper()
 	rc, _, err := r.gw.Storage().OpenObject(realseetest.DefaultBucket, s.PrivateCosKey)
 	if err != nil {
-		r.t.Fatalf("the archive of %s is not in the store: %v", s.ProjectName, err)
+		t.Fatalf("the archive of %s is not in the store: %v", s.ProjectName, err)
 	}
 	b, _ := io.ReadAll(rc)
 	rc.Close()
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		r.t.Fatalf("the archive of %s: %v", s.ProjectName, err)
+		t.Fatalf("the archive of %s: %v", s.ProjectName, err)
 	}
 	out := map[string][]byte{}
 	for _, f := range zr.File {
@@ -133,26 +133,31 @@ func (r *rig) uploaded(s realseetest.Submit) map[string][]byte {
 // mustOwnJob checks that name landed in done/ with a result of its own: a
 // VR link no other job has, from exactly one submit whose archive holds
 // the drop's own images.
-func (r *rig) mustOwnJob(name string, files map[string][]byte, foreignURL string) *pipeline.Result {
-	r.t.Helper()
-	res, where := r.waitResult(name, 60*time.Second)
+func (r *rig) mustOwnJob(t testing.TB, name string, files map[string][]byte, foreignURL string) *pipeline.Result {
+	t.Helper()
+	var res *pipeline.Result
+	var where string
+	eventually(t, name+" in done/ or failed/", 60*time.Second, func() bool {
+		res, where = r.result(name)
+		return res != nil
+	})
 	if where != "done" || !res.Success() {
-		r.t.Fatalf("%s landed in %s: %+v", name, where, res.Error)
+		t.Fatalf("%s landed in %s: %+v", name, where, res.Error)
 	}
 	if res.VRURL == "" || res.VRURL == foreignURL {
-		r.t.Errorf("%s: VR link %q is not its own (the other project's is %q)", name, res.VRURL, foreignURL)
+		t.Errorf("%s: VR link %q is not its own (the other project's is %q)", name, res.VRURL, foreignURL)
 	}
 	subs := r.submitsOf(name)
 	if len(subs) != 1 {
-		r.t.Fatalf("%s: %d submits, want 1", name, len(subs))
+		t.Fatalf("%s: %d submits, want 1", name, len(subs))
 	}
 	if res.VendorIDs["task_code"] != subs[0].TaskCode {
-		r.t.Errorf("%s: result names task %q, its submit created %q", name, res.VendorIDs["task_code"], subs[0].TaskCode)
+		t.Errorf("%s: result names task %q, its submit created %q", name, res.VendorIDs["task_code"], subs[0].TaskCode)
 	}
-	got := r.uploaded(subs[0])
+	got := r.uploaded(t, subs[0])
 	for _, id := range []string{"a", "b"} {
 		if !bytes.Equal(got["images/"+id+".jpg"], files["images/"+id+".jpg"]) {
-			r.t.Errorf("%s: the uploaded %s.jpg is not the drop's own", name, id)
+			t.Errorf("%s: the uploaded %s.jpg is not the drop's own", name, id)
 		}
 	}
 	return res
@@ -332,7 +337,7 @@ func TestHostileMoveAcrossVolumes(t *testing.T) {
 	// The daemon goes on.
 	good := hostileDrop(t, "after-refusals", 20)
 	r.drop("after-refusals", good)
-	r.mustOwnJob("after-refusals", good, "")
+	r.mustOwnJob(t, "after-refusals", good, "")
 	if !d.alive() {
 		t.Fatal("the daemon stopped")
 	}
@@ -425,7 +430,7 @@ func TestHostileArrivedState(t *testing.T) {
 	r.start()
 	orig := hostileDrop(t, "orig", 100)
 	r.drop("orig", orig)
-	origRes := r.mustOwnJob("orig", orig, "")
+	origRes := r.mustOwnJob(t, "orig", orig, "")
 	origDir := r.path("done", "orig")
 	origJournal, _ := os.ReadFile(filepath.Join(origDir, ".scandrop", "job.json"))
 	origRec := readRecord(t, origDir)
@@ -482,7 +487,7 @@ func TestHostileArrivedState(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			files := hostileDrop(t, c.name, 200+10*i)
-			res := r.mustOwnJob(c.name, files, origRes.VRURL)
+			res := r.mustOwnJob(t, c.name, files, origRes.VRURL)
 			if res.VendorIDs["task_code"] == origRes.VendorIDs["task_code"] {
 				t.Errorf("polled the other project's task %s", origRes.VendorIDs["task_code"])
 			}
@@ -534,7 +539,7 @@ func TestHostileArrivedState(t *testing.T) {
 	if err := os.Rename(r.path("failed", "moved-back"), r.path("inbox", "moved-back")); err != nil {
 		t.Fatal(err)
 	}
-	r.mustOwnJob("moved-back", files, origRes.VRURL)
+	r.mustOwnJob(t, "moved-back", files, origRes.VRURL)
 	rec := readRecord(t, r.path("done", "moved-back"))
 	if rec.Attempt != 2 || len(globOne(r.path("done", "moved-back"), ".scandrop-arrived-*")) != 0 {
 		t.Errorf("a job moved back from failed/ was not retried as itself: attempt %d, arrived %v", rec.Attempt, globOne(r.path("done", "moved-back"), ".scandrop-arrived-*"))
@@ -575,7 +580,7 @@ func TestHostilePoisonQuarantine(t *testing.T) {
 	}
 	good := hostileDrop(t, "good", 310)
 	r.drop("good", good)
-	r.mustOwnJob("good", good, "")
+	r.mustOwnJob(t, "good", good, "")
 	report(t, "poison: daemon killed at 'polled' 3 times: 4th start quarantines the job in failed/ (kind crash, stage wait, task ids kept); another drop finishes")
 
 	// Moved back, the job polls the task it has (no second submit).
@@ -607,7 +612,7 @@ func TestHostilePoisonProgressResets(t *testing.T) {
 		r.start("SCANDROP_TEST_CRASH=polled").waitExit(t, 60*time.Second)
 		r.gw.HoldTasks(false)
 		r.start()
-		r.mustOwnJob("progress", files, "")
+		r.mustOwnJob(t, "progress", files, "")
 		report(t, "poison: crash_limit 2, deaths at package then at wait (progress between): not quarantined, finishes")
 	})
 	t.Run("limit-1", func(t *testing.T) {
@@ -631,7 +636,11 @@ func TestHostilePoisonProgressResets(t *testing.T) {
 // TestHostileCrashLimitConfig: crash_limit below 1 or not a number is a
 // configuration error that names the key.
 func TestHostileCrashLimitConfig(t *testing.T) {
-	for _, v := range []string{"0", "-1", "three"} {
+	for v, want := range map[string]string{
+		"0":     "crash_limit: must be at least 1 (got 0)",
+		"-1":    "crash_limit: must be at least 1 (got -1)",
+		"three": `crash_limit: "three" is not a whole number`,
+	} {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "config.yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf("watches:\n  - dir: %s\ncrash_limit: %s\n", filepath.Join(dir, "w"), v)), 0o644)
@@ -639,9 +648,9 @@ func TestHostileCrashLimitConfig(t *testing.T) {
 		out, err := exec.CommandContext(ctx, binPath, "run", "--config", cfg).CombinedOutput()
 		cancel()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "crash_limit") {
-			t.Errorf("crash_limit: %s: exit %v, output %q; want exit 2 naming crash_limit", v, err, out)
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), want) {
+			t.Errorf("crash_limit: %s: exit %v, output %q; want exit 2 saying %q", v, err, out, want)
 		}
 	}
-	report(t, "poison: crash_limit 0, -1, three: configuration errors naming the key (exit 2)")
+	report(t, "poison: crash_limit 0, -1, three: configuration errors naming the key and the rule (exit 2)")
 }
