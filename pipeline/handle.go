@@ -9,7 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"syscall"
 	"time"
+
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // Folders of a watch root, as the contract names them.
@@ -25,7 +29,19 @@ const (
 // says the folder was just claimed from inbox/ (a finished journal then
 // means the operator moved it back to retry); otherwise it is resumed.
 // When ctx ends first, the folder stays in processing/ for a later resume.
+//
+// A folder that is claimed from inbox/ (fresh) keeps the scandrop state it
+// carries (.scandrop/, result.json) only if its journal was written for
+// this very folder; anything else arrived with the drop and is set aside
+// (see adopt). A finished job that cannot move to another volume (see
+// UnmovableError) stays in processing/ with a result.json that says why,
+// and moves once the cause is gone.
 func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Result, string, error) {
+	if fresh {
+		if err := p.adopt(jobDir); err != nil {
+			return nil, "", err
+		}
+	}
 	if err := p.own(jobDir); err != nil {
 		return nil, "", err
 	}
@@ -47,12 +63,29 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	if res.Success() {
 		dest = filepath.Join(root, Done)
 	}
-	to, err := MoveFolder(jobDir, dest)
+	refused := ""
+	if rec, err := ReadRecord(jobDir); err == nil {
+		refused = rec.MoveRefused
+	}
+	to, err := moveFolder(jobDir, dest, p.o.Crash)
+	var ue *UnmovableError
+	if errors.As(err, &ue) {
+		os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
+		return p.moveRefused(jobDir, res, ue)
+	}
 	if err != nil {
 		os.Remove(filepath.Join(jobDir, StateDir, ownerFile))
 		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
 	}
 	os.Remove(filepath.Join(to, StateDir, ownerFile))
+	if refused != "" { // the cause is gone: result.json says what the job did again
+		if err := writeResult(to, res); err != nil {
+			p.o.Logger.Warn("cannot rewrite result.json", "folder", filepath.Base(to), "error", err)
+		}
+		if j, err := OpenJournal(to); err == nil {
+			j.Update(func(r *Record) { r.MoveRefused, r.Stage = "", stageDone })
+		}
+	}
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
 	p.o.Observer.Finished(filepath.Base(jobDir), res, to)
 	return res, to, nil
@@ -205,4 +238,135 @@ func (p *Pipeline) Orphans(root string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// StageMove names, in result.json, a finished job that could not move.
+const StageMove = "move"
+
+// moveRefused records that the finished job in jobDir cannot move: its
+// result.json then says why (keeping what the vendor returned), the job
+// waits in processing/, and each later Handle tries again, quietly while
+// the cause is the same.
+func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (*Result, string, error) {
+	name := filepath.Base(jobDir)
+	j, err := OpenJournal(jobDir)
+	if err != nil {
+		return res, "", err
+	}
+	msg := ue.Error()
+	out := *res
+	re := &ResultError{Stage: StageMove, Kind: vendors.Invalid.String(), Retryable: true, Message: msg,
+		Fix: "remove the entries named above from processing/" + name + " (or put done/ and failed/ on the same volume as processing/); scandrop then moves the folder within a minute, or at its next start"}
+	if res.Error != nil {
+		// The job had failed already: keep that too.
+		re.Message += "; the job itself had failed at stage " + res.Error.Stage + ": " + res.Error.Message
+		re.Problems = res.Error.Problems
+	}
+	out.Status, out.Error = "failed", re
+	if j.Record().MoveRefused == msg {
+		p.o.Logger.Debug("finished job still cannot move", "folder", name, "error", msg)
+		return &out, jobDir, nil
+	}
+	if err := writeResult(jobDir, &out); err != nil {
+		return res, "", err
+	}
+	if err := j.Update(func(r *Record) { r.MoveRefused, r.Stage, r.StageAt = msg, StageMove, p.o.Clock.Now().UTC() }); err != nil {
+		return res, "", err
+	}
+	p.o.Logger.Error("finished job cannot move; it stays in processing/ until the entries named are gone", "folder", name, "error", msg)
+	p.o.Observer.Finished(name, &out, jobDir)
+	return &out, jobDir, nil
+}
+
+// adopt looks at the scandrop state a folder just claimed from inbox/
+// carries. A journal is scandrop's own only if its claim names this very
+// folder: a job moved back from failed/ (or done/) by rename, which then
+// retries keeping what is safe to keep. Anything else — a .scandrop copied
+// from another job, a damaged or half journal, one that is a file or a
+// symlink, a whole processing/ folder from another machine — arrived with
+// the drop: it is renamed aside to .scandrop-arrived-<time> (never
+// deleted, never read again), together with a result.json that came with
+// it, and the job starts afresh, uploading its own files.
+func (p *Pipeline) adopt(jobDir string) error {
+	state := filepath.Join(jobDir, StateDir)
+	fi, err := os.Lstat(state)
+	why := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		why = StateDir + " is not a folder (" + fi.Mode().Type().String() + ")"
+	default:
+		why = foreignJournal(jobDir)
+		if why == "" {
+			return nil // ours: a retry
+		}
+	}
+	stamp := p.o.Clock.Now().UTC().Format("20060102T150405Z")
+	log := p.o.Logger.With("folder", filepath.Base(jobDir))
+	if fi != nil {
+		kept, err := setAside(state, StateDir+"-arrived-"+stamp, "")
+		if err != nil {
+			return fmt.Errorf("setting aside the %s that arrived with the drop: %w", StateDir, err)
+		}
+		log.Warn("the drop carried scandrop state that this scandrop did not write for it; kept aside, not used: the job starts afresh", "reason", why, "kept_as", filepath.Base(kept))
+	}
+	res := filepath.Join(jobDir, ResultFile)
+	if _, err := os.Lstat(res); err == nil {
+		kept, err := setAside(res, "result.arrived-"+stamp, ".json")
+		if err != nil {
+			return fmt.Errorf("setting aside the %s that arrived with the drop: %w", ResultFile, err)
+		}
+		log.Warn("the drop carried a result.json that this scandrop did not write; kept aside, not used", "kept_as", filepath.Base(kept))
+	}
+	return nil
+}
+
+// foreignJournal says why the journal in jobDir is not this folder's own,
+// or "" if it is.
+func foreignJournal(jobDir string) string {
+	name := filepath.Join(jobDir, StateDir, journalFile)
+	fi, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no journal in it"
+	case err != nil:
+		return err.Error()
+	case !fi.Mode().IsRegular():
+		return journalFile + " is not a regular file"
+	case fi.Size() > maxJournal:
+		return journalFile + " is too large to be a journal"
+	}
+	rec, err := ReadRecord(jobDir)
+	switch {
+	case err != nil:
+		return err.Error()
+	case rec.Claim == nil:
+		return "its journal records no claim"
+	case !rec.Claim.names(jobDir):
+		return "its journal was written for another folder (a copy, not this folder moved back)"
+	}
+	return ""
+}
+
+// setAside renames path to a free name built from base and ext beside it.
+func setAside(path, base, ext string) (string, error) {
+	dir := filepath.Dir(path)
+	for i := 1; i < 1000; i++ {
+		name := base + ext
+		if i > 1 {
+			name = base + "-" + strconv.Itoa(i) + ext
+		}
+		to := filepath.Join(dir, name)
+		err := renameNoReplace(path, to)
+		if err == nil {
+			syncDir(dir)
+			return to, nil
+		}
+		if !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s: no free name to set it aside", path)
 }

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +53,47 @@ type Record struct {
 	// VendorState holds what the vendor stored through the Journal
 	// interface (upload ids, parts, checksums), by key.
 	VendorState map[string]json.RawMessage `json:"vendor_state,omitempty"`
+
+	// Claim ties the journal to the folder it was written in. A folder
+	// claimed from inbox/ keeps its journal only if the claim names that
+	// very folder (moved back from failed/, not copied); see adopt.
+	Claim *Claim `json:"claim,omitempty"`
+	// Tries counts the starts of this attempt since it last got further;
+	// Reached (the furthest stage) and ReachedBytes (the most bytes
+	// uploaded) say how far it got. A job whose Tries pass the crash limit
+	// is quarantined in failed/.
+	Tries        int    `json:"tries,omitempty"`
+	Reached      string `json:"reached,omitempty"`
+	ReachedBytes int64  `json:"reached_bytes,omitempty"`
+	// MoveRefused is why the finished job cannot move to done/ or failed/
+	// (an UnmovableError); it then waits in processing/.
+	MoveRefused string `json:"move_refused,omitempty"`
+}
+
+// Claim identifies one claim of one folder: what a copy of the folder
+// cannot carry along.
+type Claim struct {
+	ID  string    `json:"id"` // random, for the log
+	At  time.Time `json:"at"`
+	Dev uint64    `json:"dev,omitempty"` // the folder's device and inode,
+	Ino uint64    `json:"ino,omitempty"` // where the OS has them
+}
+
+// newClaim makes the claim of the folder dir.
+func newClaim(dir string, now time.Time) *Claim {
+	var raw [8]byte
+	rand.Read(raw[:])
+	c := &Claim{ID: hex.EncodeToString(raw[:]), At: now}
+	c.Dev, c.Ino, _ = folderID(dir)
+	return c
+}
+
+// names reports whether c is a claim of the folder dir itself: the same
+// folder on the same device, which a copy of it is not. Where the OS has no
+// folder identity, no claim names a folder that arrives.
+func (c *Claim) names(dir string) bool {
+	dev, ino, ok := folderID(dir)
+	return ok && c != nil && c.Ino != 0 && c.Dev == dev && c.Ino == ino
 }
 
 // Journal is a job's record on disk, written atomically: a crash leaves

@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -8,19 +11,75 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // MoveFolder moves the folder src into the folder destDir under its own
 // name, or, if that name is taken, under name-2, name-3, ...: nothing is
-// ever overwritten. It returns the new path. A move across devices (done/
-// on another volume) copies, syncs, verifies and only then deletes.
+// ever overwritten, not even an empty folder. It returns the new path.
+//
+// A move across devices (done/ on another volume) copies into a temporary
+// folder of its own, .scandrop-move-<random> in destDir, made exclusively
+// for this move and named in src's journal before it is made; it keeps
+// regular files (bytes, modes, mtimes, hard links), folders and symlinks
+// (as links, never followed), syncs and checks them, renames the copy to
+// its name and only then deletes src. A folder holding anything else (a
+// FIFO, a socket, a device) is refused with an *UnmovableError before
+// anything is copied, and src stays whole. A crash half-way leaves src
+// whole; the next MoveFolder of src removes the temporary folder this move
+// made (and nothing else), or, if the copy had already taken its name,
+// finishes the move.
 func MoveFolder(src, destDir string) (string, error) {
+	return moveFolder(src, destDir, func(string) {})
+}
+
+// UnmovableError says why a folder cannot be moved to another volume: it
+// holds entries a copy cannot reproduce faithfully. Its Kind is Invalid.
+type UnmovableError struct {
+	Dir     string   // the folder
+	Entries []string // "rel/path (what it is)", at most maxListed
+	More    int      // how many more there are
+}
+
+const maxListed = 20
+
+func (e *UnmovableError) Error() string {
+	s := fmt.Sprintf("%s cannot be moved to another volume: it holds %s; scandrop copies only regular files, folders and symlinks between volumes, so it moved nothing",
+		filepath.Base(e.Dir), strings.Join(e.Entries, ", "))
+	if e.More > 0 {
+		s += fmt.Sprintf(" (and %d more such entries)", e.More)
+	}
+	return s
+}
+
+// Unwrap gives the error its vendors.Kind.
+func (e *UnmovableError) Unwrap() error { return vendors.E(vendors.Invalid, "move", "special files") }
+
+func moveFolder(src, destDir string, crash func(string)) (string, error) {
 	if err := os.MkdirAll(destDir, 0o755); err != nil {
 		return "", err
 	}
-	base := filepath.Base(src)
+	if dst, done, err := resumeMove(src); err != nil || done {
+		return dst, err
+	}
+	dst, err := renameFree(src, destDir, filepath.Base(src))
+	if isCrossDevice(err) {
+		return copyThenRemove(src, destDir, crash)
+	}
+	if err != nil {
+		return "", err
+	}
+	syncDir(filepath.Dir(src))
+	return dst, nil
+}
+
+// renameFree renames from to destDir/base, or base-2, base-3, ... — the
+// first name that is free — without ever replacing what is there.
+func renameFree(from, destDir, base string) (string, error) {
 	for i := 1; i < 10000; i++ {
 		name := base
 		if i > 1 {
@@ -32,17 +91,13 @@ func MoveFolder(src, destDir string) (string, error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
-		err := os.Rename(src, dst)
+		err := renameNoReplace(from, dst)
 		if err == nil {
 			syncDir(destDir)
-			syncDir(filepath.Dir(src))
 			return dst, nil
 		}
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
 			continue // taken between the check and the rename
-		}
-		if isCrossDevice(err) {
-			return dst, copyThenRemove(src, dst)
 		}
 		return "", err
 	}
@@ -73,40 +128,230 @@ func isCrossDevice(err error) bool {
 	return errors.As(err, &le) && errors.Is(le.Err, syscall.EXDEV)
 }
 
-// copyThenRemove copies the tree src to dst (which must not exist), syncs
-// every file, checks the sizes, and removes src only when all of it is
-// safely there. A crash half-way leaves src whole; the partial dst is
-// named with a temporary suffix until it is complete.
-func copyThenRemove(src, dst string) error {
-	tmp := filepath.Join(filepath.Dir(dst), withSuffix(filepath.Base(dst), ".part"))
-	os.RemoveAll(tmp)
+// A cross-volume move in progress is recorded in the source, so that the
+// next attempt after a crash knows which temporary folder is its own.
+const (
+	moveRecordFile = "move"     // in src/.scandrop: the moveRecord
+	movedByFile    = "moved-by" // in the copy's .scandrop: the record's token
+	movePrefix     = ".scandrop-move-"
+)
+
+type moveRecord struct {
+	DestDir string `json:"dest_dir"`
+	Token   string `json:"token"` // 32 hex digits; the temp folder is movePrefix+Token
+}
+
+func (m moveRecord) tmp() string { return filepath.Join(m.DestDir, movePrefix+m.Token) }
+
+// resumeMove deals with a cross-volume move of src that a crash cut short:
+// if its copy already took its final name, it finishes the move (removes
+// src) and returns the copy; otherwise it removes the temporary folder that
+// move made — the one its record names, and only if it is a real folder —
+// and forgets the record.
+func resumeMove(src string) (string, bool, error) {
+	recPath := filepath.Join(src, StateDir, moveRecordFile)
+	b, err := os.ReadFile(recPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	var m moveRecord
+	if json.Unmarshal(b, &m) != nil || !validToken(m.Token) || m.DestDir == "" {
+		// Not a record this code wrote: remove nothing it names.
+		return "", false, os.Remove(recPath)
+	}
+	if fi, err := os.Lstat(m.tmp()); err == nil && fi.IsDir() {
+		if err := os.RemoveAll(m.tmp()); err != nil {
+			return "", false, fmt.Errorf("removing the partial copy %s: %w", m.tmp(), err)
+		}
+		syncDir(m.DestDir)
+	} else if ents, err := os.ReadDir(m.DestDir); err == nil {
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			dst := filepath.Join(m.DestDir, e.Name())
+			if got, _ := os.ReadFile(filepath.Join(dst, StateDir, movedByFile)); string(got) == m.Token {
+				// The copy is complete and named; only src was left.
+				if err := os.RemoveAll(src); err != nil {
+					return "", false, err
+				}
+				syncDir(filepath.Dir(src))
+				os.Remove(filepath.Join(dst, StateDir, movedByFile))
+				return dst, true, nil
+			}
+		}
+	}
+	return "", false, os.Remove(recPath)
+}
+
+func validToken(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// specialEntries lists what in dir a copy cannot reproduce: anything but
+// regular files, folders and symlinks.
+func specialEntries(dir string) (*UnmovableError, error) {
+	ue := &UnmovableError{Dir: dir}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		t := d.Type()
+		if t.IsDir() || t.IsRegular() || t&fs.ModeSymlink != 0 {
+			return nil
+		}
+		what := "a special file"
+		switch {
+		case t&fs.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO)"
+		case t&fs.ModeSocket != 0:
+			what = "a socket"
+		case t&fs.ModeCharDevice != 0:
+			what = "a character device"
+		case t&fs.ModeDevice != 0:
+			what = "a block device"
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if len(ue.Entries) < maxListed {
+			ue.Entries = append(ue.Entries, filepath.ToSlash(rel)+" ("+what+")")
+		} else {
+			ue.More++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ue.Entries) == 0 {
+		return nil, nil
+	}
+	return ue, nil
+}
+
+// copyThenRemove moves src into destDir across volumes; see MoveFolder.
+func copyThenRemove(src, destDir string, crash func(string)) (string, error) {
+	if ue, err := specialEntries(src); err != nil {
+		return "", err
+	} else if ue != nil {
+		return "", ue
+	}
+	var raw [16]byte
+	rand.Read(raw[:])
+	m := moveRecord{DestDir: destDir, Token: hex.EncodeToString(raw[:])}
+	// The record first: a crash after the Mkdir below must leave a temp
+	// folder the next attempt knows to be its own.
+	b, _ := json.Marshal(m)
+	if err := os.MkdirAll(filepath.Join(src, StateDir), 0o755); err != nil {
+		return "", err
+	}
+	if err := WriteFileAtomic(filepath.Join(src, StateDir, moveRecordFile), b); err != nil {
+		return "", err
+	}
+	tmp := m.tmp()
+	if err := os.Mkdir(tmp, 0o700); err != nil { // exclusive: ours alone
+		return "", err
+	}
+	if err := copyTree(src, tmp, crash); err != nil {
+		os.RemoveAll(tmp)
+		os.Remove(filepath.Join(src, StateDir, moveRecordFile))
+		return "", fmt.Errorf("copying %s to %s: %w", src, destDir, err)
+	}
+	crash("move:copied")
+	dst, err := renameFree(tmp, destDir, filepath.Base(src))
+	if err != nil {
+		os.RemoveAll(tmp)
+		os.Remove(filepath.Join(src, StateDir, moveRecordFile))
+		return "", err
+	}
+	if err := os.RemoveAll(src); err != nil {
+		return dst, fmt.Errorf("%s was copied to %s but cannot be removed: %w", src, dst, err)
+	}
+	syncDir(filepath.Dir(src))
+	os.Remove(filepath.Join(dst, StateDir, movedByFile))
+	os.Remove(filepath.Join(dst, StateDir)) // if the move made it: empty
+	return dst, nil
+}
+
+// copyTree copies the contents of src into the existing folder dst,
+// keeping modes, mtimes, symlinks and hard links, and syncs it all. It
+// leaves out src's move record and marks the copy with the record's token.
+func copyTree(src, dst string, crash func(string)) error {
+	type dirMeta struct {
+		path string
+		info fs.FileInfo
+	}
+	var dirs []dirMeta
+	links := map[fileKey]string{} // first copy of each multiply-linked file
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(tmp, rel)
+		if rel == filepath.Join(StateDir, moveRecordFile) {
+			return nil
+		}
+		target := filepath.Join(dst, rel)
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case info.Mode().IsRegular():
-			return copyFile(p, target, info)
-		default:
-			return nil // job folders hold no symlinks or devices worth keeping
+		switch t := info.Mode(); {
+		case t.IsDir():
+			if rel != "." {
+				if err := os.Mkdir(target, 0o700); err != nil {
+					return err
+				}
+			}
+			dirs = append(dirs, dirMeta{target, info})
+			return nil
+		case t&fs.ModeSymlink != 0:
+			to, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(to, target)
+		case t.IsRegular():
+			if k, ok := keyOf(info); ok {
+				if first, seen := links[k]; seen {
+					return os.Link(first, target)
+				}
+				links[k] = target
+			}
+			if err := copyFile(p, target, info); err != nil {
+				return err
+			}
+			crash("move:file")
+			return nil
+		default: // checked before: something changed the folder under us
+			return fmt.Errorf("%s: %s appeared during the move", rel, t.Type())
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(dst))
-	return os.RemoveAll(src)
+	b, _ := os.ReadFile(filepath.Join(src, StateDir, moveRecordFile))
+	var m moveRecord
+	json.Unmarshal(b, &m)
+	if err := WriteFileAtomic(filepath.Join(dst, StateDir, movedByFile), []byte(m.Token)); err != nil {
+		return err
+	}
+	// Folders last, deepest first: creating their entries changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		d := dirs[i]
+		if err := os.Chmod(d.path, d.info.Mode().Perm()); err != nil {
+			return err
+		}
+		os.Chtimes(d.path, d.info.ModTime(), d.info.ModTime())
+		syncDir(d.path)
+	}
+	return nil
 }
 
 func copyFile(src, dst string, info fs.FileInfo) error {
@@ -115,11 +360,14 @@ func copyFile(src, dst string, info fs.FileInfo) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm())
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	n, err := io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(info.Mode().Perm())
+	}
 	if err == nil {
 		err = out.Sync()
 	}
@@ -130,7 +378,7 @@ func copyFile(src, dst string, info fs.FileInfo) error {
 		err = fmt.Errorf("%s: copied %d of %d bytes", src, n, info.Size())
 	}
 	if err == nil {
-		os.Chtimes(dst, info.ModTime(), info.ModTime())
+		err = os.Chtimes(dst, info.ModTime(), info.ModTime())
 	}
 	return err
 }

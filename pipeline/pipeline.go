@@ -47,6 +47,10 @@ type Options struct {
 	// "packaged", "journal:<key>", "submitted", "polled", "result"). Tests
 	// of crash safety kill the process there; see cmd/scandrop.
 	Crash func(point string)
+	// CrashLimit is how many starts of a job may end abruptly at one stage
+	// without the job getting further before it is quarantined in failed/
+	// (kind "crash"); default 3.
+	CrashLimit int
 }
 
 // Pipeline runs jobs. It is safe for concurrent use.
@@ -76,6 +80,9 @@ func New(o Options) *Pipeline {
 	}
 	if o.Markers == nil {
 		o.Markers = map[string]string{}
+	}
+	if o.CrashLimit <= 0 {
+		o.CrashLimit = 3
 	}
 	for _, v := range o.Vendors {
 		o.Markers[v.Marker()] = v.Name()
@@ -111,7 +118,7 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 	if rec.StartedAt.IsZero() || rec.Result != nil {
 		now := p.o.Clock.Now().UTC()
 		if err := j.Update(func(r *Record) {
-			r.Folder, r.StartedAt = name, now
+			r.Folder, r.StartedAt, r.Claim = name, now, newClaim(dir, now)
 			if r.Attempt == 0 {
 				r.Attempt = 1
 			}
@@ -119,13 +126,29 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 			return nil, err
 		}
 	} else {
-		log.Info("resuming job", "stage", rec.Stage, "vendor", rec.Vendor)
+		log.Info("resuming job", "stage", rec.Stage, "vendor", rec.Vendor, "tries", rec.Tries)
 	}
 
-	r := &run{p: p, j: j, dir: dir, name: name, log: log, vendorName: rec.Vendor}
-	res := r.run(ctx)
-	r.endStage(res != nil && res.Success())
-	if res == nil { // stopped: leave it for a resume
+	// Count this start before anything can go wrong: a job that makes the
+	// daemon die at the same place every time must not stop all the others.
+	if err := j.Update(func(r *Record) {
+		r.Tries++
+		if r.Claim == nil { // written before claims were recorded
+			r.Claim = newClaim(dir, p.o.Clock.Now().UTC())
+		}
+	}); err != nil {
+		return nil, err
+	}
+	var res *Result
+	if rec = j.Record(); rec.Tries > p.o.CrashLimit {
+		res = p.quarantine(rec)
+	} else {
+		r := &run{p: p, j: j, dir: dir, name: name, log: log, vendorName: rec.Vendor}
+		res = r.run(ctx)
+		r.endStage(res != nil && res.Success())
+	}
+	if res == nil { // stopped: leave it for a resume; a clean stop is no crash
+		j.Update(func(r *Record) { r.Tries-- })
 		return nil, ctx.Err()
 	}
 	rec = j.Record()
@@ -149,9 +172,36 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 	return res, nil
 }
 
+// quarantine fails a job whose starts kept ending abruptly at one stage.
+func (p *Pipeline) quarantine(rec Record) *Result {
+	stage := rec.Reached
+	if stage == "" {
+		stage = StageValidate
+	}
+	p.o.Logger.Error("job quarantined: scandrop stopped abruptly again and again during it", "folder", rec.Folder, "stage", stage, "starts", rec.Tries-1)
+	return &Result{Status: "failed", Error: &ResultError{
+		Stage: stage, Kind: KindCrash, Retryable: true,
+		Message: fmt.Sprintf("scandrop stopped abruptly %d times while this job was at stage %s, without the job getting any further (crash_limit: %d); the job was set aside so that the other jobs go on",
+			rec.Tries-1, stage, p.o.CrashLimit),
+		Fix: "look in scandrop's log and the system's (out of memory, a crash report) for what stopped it during this job; once dealt with, move the folder back to inbox/ to try again",
+	}}
+}
+
+// KindCrash is the result kind of a quarantined job.
+const KindCrash = "crash"
+
+// stageOrder ranks the stages, to tell when a job got further.
+var stageOrder = map[string]int{StageValidate: 1, StagePackage: 2, StageUpload: 3, StageSubmit: 4, StageWait: 5, StageFinish: 6}
+
 // newAttempt resets a finished record for another try.
 func newAttempt(r *Record) {
-	keepIDs := r.Result != nil && r.Result.Error != nil && r.Result.Error.Kind == vendors.Timeout.String()
+	// A task that timed out, or that scandrop kept crashing on, may still
+	// finish: check it again rather than submit another.
+	kind := ""
+	if r.Result != nil && r.Result.Error != nil {
+		kind = r.Result.Error.Kind
+	}
+	keepIDs := (kind == vendors.Timeout.String() || kind == KindCrash) && len(r.IDs) > 0
 	// Package checksums stay valid while the files are unchanged, and the
 	// vendors check that themselves.
 	for k := range r.VendorState {
@@ -163,6 +213,7 @@ func newAttempt(r *Record) {
 		r.IDs, r.Submit, r.SubmittedAt = nil, "", time.Time{}
 	}
 	r.Result, r.Stage, r.UploadedBytes, r.TotalBytes, r.WaitSince = nil, "", 0, 0, time.Time{}
+	r.Tries, r.Reached, r.ReachedBytes, r.MoveRefused = 0, "", 0, ""
 	r.Attempt++
 }
 
@@ -352,8 +403,14 @@ func (r *run) stage(stage string) {
 	rec := r.j.Record()
 	now := r.p.o.Clock.Now()
 	r.cur, r.curAt = stage, now
-	if rec.Stage != stage {
-		if err := r.j.Update(func(rc *Record) { rc.Stage, rc.StageAt = stage, now.UTC() }); err != nil {
+	further := stageOrder[stage] > stageOrder[rec.Reached]
+	if rec.Stage != stage || further {
+		if err := r.j.Update(func(rc *Record) {
+			rc.Stage, rc.StageAt = stage, now.UTC()
+			if further { // progress: this start is the first try of the new stage
+				rc.Reached, rc.Tries = stage, 1
+			}
+		}); err != nil {
 			r.log.Warn("cannot write journal", "error", err)
 		}
 		r.log.Info("stage", "stage", stage)
@@ -583,7 +640,12 @@ func (p *progress) flush() {
 	p.j.mu.Lock()
 	d, t := p.done, p.total
 	p.j.mu.Unlock()
-	p.j.Update(func(r *Record) { r.UploadedBytes, r.TotalBytes = d, t })
+	p.j.Update(func(r *Record) {
+		r.UploadedBytes, r.TotalBytes = d, t
+		if d > r.ReachedBytes { // progress
+			r.ReachedBytes, r.Tries = d, 1
+		}
+	})
 }
 
 // Check validates a drop offline with the vendor its marker names. It

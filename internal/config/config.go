@@ -40,6 +40,12 @@ type Config struct {
 	// at least 1.
 	MaxJobs int `yaml:"max_jobs"`
 
+	// CrashLimit is how many times scandrop may stop abruptly (a crash, a
+	// kill, a power cut) while a job is at one stage without getting
+	// further, before the job is moved to failed/ (kind "crash") so that the
+	// other jobs go on. Default 3; at least 1.
+	CrashLimit int `yaml:"crash_limit"`
+
 	// Log configures the daemon's log.
 	Log Log `yaml:"log"`
 
@@ -268,6 +274,7 @@ type Aholo struct {
 // applied, and the field comments above document them.
 const (
 	defaultMaxJobs                  = 2
+	defaultCrashLimit               = 3
 	defaultLogLevel                 = "info"
 	defaultLogFormat                = "text"
 	defaultWatchMode                = ModeAuto
@@ -306,6 +313,9 @@ func (c *Config) setDefaults(explicit func(path string) bool) {
 	def := func(path string, zero bool) bool { return zero && !explicit(path) }
 	if def("max_jobs", c.MaxJobs == 0) {
 		c.MaxJobs = defaultMaxJobs
+	}
+	if def("crash_limit", c.CrashLimit == 0) {
+		c.CrashLimit = defaultCrashLimit
 	}
 	if def("log.level", c.Log.Level == "") {
 		c.Log.Level = defaultLogLevel

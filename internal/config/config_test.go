@@ -66,7 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"unknown top-level key",
 			minimal + "watch: x\n",
-			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"unknown key in section",
@@ -81,12 +81,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			"Path is not a key",
 			minimal + "path: /x\n",
-			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"keys are case-sensitive",
 			minimal + "Max_Jobs: 3\n",
-			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"duplicate key",
@@ -313,7 +313,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"keys are not expanded",
 			minimal + "${KEY}: 1\n",
-			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"a key that is not a name",
@@ -379,8 +379,8 @@ func TestParseDefaults(t *testing.T) {
 	video := 1
 	want := &Config{
 		Watches: []Watch{{Dir: filepath.Clean("/srv/scans"), Mode: "auto", PollInterval: Duration(10 * time.Second), Settle: Duration(10 * time.Second)}},
-		MaxJobs: 2,
-		Log:     Log{Level: "info", Format: "text"},
+		MaxJobs: 2, CrashLimit: 3,
+		Log: Log{Level: "info", Format: "text"},
 		Realsee: &Realsee{
 			Endpoint: "https://app-gateway.realsee.cn", AppKey: "k", AppSecret: "s",
 			PollInterval: Duration(5 * time.Second), Timeout: Duration(2 * time.Hour),

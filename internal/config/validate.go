@@ -177,6 +177,7 @@ func (c *Config) validate(report func(path, msg string)) {
 		}
 	}
 	atLeast("max_jobs", c.MaxJobs, 1)
+	atLeast("crash_limit", c.CrashLimit, 1)
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 
