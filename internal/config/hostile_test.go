@@ -189,9 +189,9 @@ func TestHTTPToken(t *testing.T) {
 		t.Errorf("http: token from file not read: %q", c.HTTP.TokenFile)
 	}
 	for y, want := range map[string]string{
-		"http:\n  token: short-token\n": `{file}:4: http.token: 11 characters is too short to resist guessing; use at least 16 (e.g. openssl rand -hex 32)`,
+		"http:\n  token: short-token\n":                                    `{file}:4: http.token: 11 characters is too short to resist guessing; use at least 16 (e.g. openssl rand -hex 32)`,
 		"http:\n  token: " + hostileToken + "\n  token_file: http.token\n": `{file}:5: http: token and token_file are both set; keep one`,
-		"http:\n  token_file: missing\n": `{file}:4: http.token_file: cannot read {dir}/missing: no such file or directory`,
+		"http:\n  token_file: missing\n":                                   `{file}:4: http.token_file: cannot read {dir}/missing: no such file or directory`,
 	} {
 		_, err := ParseEnv([]byte(minimal+y), file, envMap(nil))
 		wantLines(t, err, file, dir, []string{want})
