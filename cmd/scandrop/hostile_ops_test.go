@@ -146,16 +146,16 @@ notify:
 	r.drop("hook-bad", map[string][]byte{"manifest.json": []byte(`{"version":`)})
 
 	secrets := map[string]string{
-		"realsee app_secret (${RS_SECRET})":      rsSecret,
-		"aholo app_secret_file":                  relAholoSecret,
-		"webhook secret_file":                    whSecret,
-		"webhook URL token":                      whURLToken,
-		"http token_file":                        httpToken,
-		"S3 secret key from the gateway":         storeSecret,
-		"S3 session token from the gateway":      storeSession,
+		"realsee app_secret (${RS_SECRET})":       rsSecret,
+		"aholo app_secret_file":                   relAholoSecret,
+		"webhook secret_file":                     whSecret,
+		"webhook URL token":                       whURLToken,
+		"http token_file":                         httpToken,
+		"S3 secret key from the gateway":          storeSecret,
+		"S3 session token from the gateway":       storeSession,
 		"AWS_SECRET_ACCESS_KEY in the daemon env": awsSecret,
-		"AWS_SESSION_TOKEN in the daemon env":    awsSession,
-		"an unlisted variable":                   unlisted,
+		"AWS_SESSION_TOKEN in the daemon env":     awsSession,
+		"an unlisted variable":                    unlisted,
 	}
 	for _, c := range []struct{ folder, status, event string }{
 		{"hook-realsee", "success", "done"},
