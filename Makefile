@@ -1,6 +1,7 @@
 # scandrop — build, test, benchmark.
 #
-#   make test    the whole test suite, with the real S3 server it needs,
+#   make test    the whole test suite, with the real S3 server and the
+#                system programs (scripts/install-test-deps) it needs,
 #                then every fuzz target for a few seconds (fuzz-smoke)
 #   make fuzz    every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m)
 #   make build   ./scandrop for this machine
@@ -13,9 +14,9 @@ COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION   ?= dev
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: test build cross tools vet demo
+.PHONY: test build cross tools vet demo test-deps
 
-test: tools
+test: tools test-deps
 	$(GO) vet ./...
 	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz-smoke
@@ -43,6 +44,12 @@ fuzz-smoke fuzz:
 	done
 
 tools: $(VERSITYGW)
+
+# The system programs the NAS tests drive (Samba, bindfs): installed with
+# apt-get when missing and root; otherwise those tests skip, saying why.
+# The list is in the script.
+test-deps:
+	@sh scripts/install-test-deps
 
 # The S3 server the tests upload to, pinned by tools/go.mod (a module of
 # its own, so its dependencies stay out of scandrop's) and installed once

@@ -272,9 +272,10 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 // runDaemon is `scandrop run` once configured: the daemon, its observers
 // (metrics, notifications) and the HTTP listener.
 func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	warnRisky(cfg, log)
 	mon := ops.NewMonitor(ops.BuildInfo(version, commitString()), nil)
 	notifier := ops.NewNotifier(cfg.Notify, ops.NotifierOptions{
-		Logger: log, UserAgent: "scandrop/" + version, Count: mon.Notified,
+		Logger: log, UserAgent: "scandrop/" + version, Count: mon.Notified, Secrets: cfg.Secrets(),
 	})
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
 	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, pipeline.Observers{mon, notifier}), log: log, monitor: mon}
@@ -286,6 +287,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		srv := &ops.Server{
 			Report:  func(ctx context.Context) ops.Report { return d.report(ctx) },
 			Monitor: mon, Roots: watchDirs(cfg), Version: versionString(), Logger: log,
+			Token: cfg.HTTP.Token.Reveal(),
 		}
 		addr, done, err := srv.ListenAndServe(ctx, cfg.HTTP.Listen)
 		if err != nil {
@@ -305,6 +307,14 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	notifier.Close(grace)
 	cancel()
 	return err
+}
+
+// warnRisky logs each risky setting (config.Config.Warnings), so that one
+// is never taken on without a word.
+func warnRisky(cfg *config.Config, log *slog.Logger) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("risky setting", "key", w.Key, "problem", w.Problem, "fix", w.Fix)
+	}
 }
 
 // notifyGrace is how long a stopping daemon waits for notifications.

@@ -306,14 +306,30 @@ func (w smbWriter) rename(from, to string) time.Time {
 	return ctime(w.t, dst)
 }
 
+// nasProgram finds a program a NAS test drives — on PATH or in the sbin
+// folders, which not every PATH has — or skips the test naming it and the
+// Debian package that ships it. `make test` installs them where it can
+// (scripts/install-test-deps).
+func nasProgram(t *testing.T, test, name, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Skipf("%s test skipped: %s is not installed (run scripts/install-test-deps as root, or apt-get install %s)", test, name, pkg)
+	return ""
+}
+
 // startSamba runs smbd on a loopback port with share as [inbox], or skips
 // the test saying what is missing.
 func startSamba(t *testing.T, share string) int {
-	for _, bin := range []string{"smbd", "smbclient"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("Samba test skipped: %s is not installed (Debian: apt-get install samba smbclient)", bin)
-		}
-	}
+	smbd := nasProgram(t, "Samba", "smbd", "samba")
+	nasProgram(t, "Samba", "smbclient", "smbclient")
 	if os.Geteuid() != 0 {
 		t.Skip("Samba test skipped: smbd needs root to serve a share as a forced user")
 	}
@@ -354,7 +370,7 @@ func startSamba(t *testing.T, share string) int {
 `, port, dir, share)
 	confPath := filepath.Join(dir, "smb.conf")
 	os.WriteFile(confPath, []byte(conf), 0o644)
-	cmd := exec.Command("smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", confPath)
+	cmd := exec.Command(smbd, "--foreground", "--no-process-group", "--debug-stdout", "-s", confPath)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -404,22 +420,19 @@ func TestReliabilityHalfWrittenSMB(t *testing.T) {
 
 // mountBindfs mounts src on mnt with bindfs, or skips saying what is missing.
 func mountBindfs(t *testing.T, src, mnt string) {
-	if _, err := exec.LookPath("bindfs"); err != nil {
-		t.Skip("FUSE test skipped: bindfs is not installed (Debian: apt-get install bindfs)")
-	}
+	bindfs := nasProgram(t, "FUSE", "bindfs", "bindfs")
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
 	if err != nil {
 		t.Skipf("FUSE test skipped: /dev/fuse is not usable here: %v", err)
 	}
 	f.Close()
-	unmount := "fusermount3"
-	if _, err := exec.LookPath(unmount); err != nil {
-		unmount = "fusermount"
-		if _, err := exec.LookPath(unmount); err != nil {
-			t.Skip("FUSE test skipped: neither fusermount3 nor fusermount is installed (Debian: apt-get install fuse3)")
+	unmount, err := exec.LookPath("fusermount3")
+	if err != nil {
+		if unmount, err = exec.LookPath("fusermount"); err != nil { // FUSE 2's name
+			t.Skip("FUSE test skipped: neither fusermount3 nor fusermount is installed (run scripts/install-test-deps as root, or apt-get install fuse3)")
 		}
 	}
-	if out, err := exec.Command("bindfs", src, mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bindfs, src, mnt).CombinedOutput(); err != nil {
 		t.Skipf("FUSE test skipped: bindfs cannot mount here: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {

@@ -116,12 +116,22 @@ type Log struct {
 
 // HTTP is the status and metrics listener: /healthz, /status (the JSON of
 // "scandrop status --json", live), / (an HTML status page) and /metrics
-// (Prometheus text format). It has no authentication: keep it on loopback
-// or behind a reverse proxy that adds some.
+// (Prometheus text format). /status and the page show folder paths, links
+// and errors: off loopback, set a Token. It serves plain HTTP; across an
+// untrusted network put a TLS reverse proxy in front.
 type HTTP struct {
 	// Listen is the host:port to listen on. Default 127.0.0.1:9180 (this
 	// machine only); ":9180" listens on every interface.
 	Listen string `yaml:"listen"`
+
+	// Token, when set, is required by every route but /healthz, as
+	// "Authorization: Bearer <token>" (Prometheus: authorization.credentials)
+	// or as the password of HTTP Basic auth, any user (browsers); other
+	// requests get 401. Optional; at least 16 characters; or TokenFile.
+	Token Secret `yaml:"token"`
+
+	// TokenFile names a file holding Token; see Realsee.AppSecretFile.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Notify lists the webhooks and commands told about finished jobs. Each runs
@@ -173,11 +183,25 @@ type Webhook struct {
 // name) and SCANDROP_DIR (where the folder now is). For a shell one-liner,
 // run [sh, -c, "..."] and use the variables. Its output goes to the log; a
 // command that fails is logged, not retried.
+//
+// A command does not inherit scandrop's environment, which holds its
+// secrets (app_secret: ${RS_SECRET}): it gets a minimal base (PATH, HOME,
+// USER, LANG, LC_*, TZ, TMPDIR; on Windows also SystemRoot, ComSpec,
+// PATHEXT, TEMP, TMP, USERPROFILE, APPDATA and the like), then Env, then
+// the SCANDROP_ variables.
 type Command struct {
 	// Run is the program and its arguments. Required; a relative program
 	// path resolves against the config file's folder, a bare name through
-	// PATH.
+	// PATH. No argument may hold one of scandrop's secrets.
 	Run []string `yaml:"run"`
+
+	// Env adds variables: NAME passes scandrop's own NAME on (an error if
+	// it is unset), NAME=value sets one (value may use ${VAR}). Default
+	// none. After loading every entry is NAME=value. A value holding one of
+	// scandrop's secrets (an app secret, a webhook URL or secret, the HTTP
+	// token) is an error, however it got there: a hook is other code, and
+	// its output goes to the log. Names starting SCANDROP_ are scandrop's.
+	Env []string `yaml:"env"`
 
 	// Events are the outcomes to run for: "done", "failed". Default both.
 	Events []string `yaml:"events"`

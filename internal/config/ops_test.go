@@ -70,7 +70,7 @@ func TestHTTPAndNotifyErrors(t *testing.T) {
 	}{
 		{"http:\n  listen: localhost\n", []string{`{file}:4: http.listen: "localhost" is not host:port, e.g. 127.0.0.1:9180`}},
 		{"http:\n  listen: ':http'\n", []string{`{file}:4: http.listen: ":http": the port must be a number from 0 to 65535`}},
-		{"http:\n  port: 1\n", []string{`{file}:4: unknown key "port" in http (known: listen)`}},
+		{"http:\n  port: 1\n", []string{`{file}:4: unknown key "port" in http (known: listen, token, token_file)`}},
 		{"notify:\n  webhooks:\n    - events: [done]\n", []string{`{file}:5: notify.webhooks[0]: url is required`}},
 		{"notify:\n  webhooks:\n    - url: ftp://host/secret-token\n", []string{`{file}:5: notify.webhooks[0].url: must start with https:// or http://`}},
 		{"notify:\n  webhooks:\n    - url: https://h/\n      events: [finished]\n      attempts: 0\n      timeout: 0s\n",

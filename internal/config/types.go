@@ -135,6 +135,22 @@ const redacted = "[redacted]"
 // Reveal returns the secret itself.
 func (s Secret) Reveal() string { return string(s) }
 
+// minFoundLen is the length from which FoundIn looks inside values.
+const minFoundLen = 8
+
+// FoundIn reports whether v holds the secret: is it, or, for a secret of
+// at least 8 bytes, contains it. A shorter secret is matched whole only,
+// so that it does not turn up in every other string.
+func (s Secret) FoundIn(v string) bool {
+	switch {
+	case s == "":
+		return false
+	case len(s) >= minFoundLen:
+		return strings.Contains(v, string(s))
+	}
+	return v == string(s)
+}
+
 // String returns "[redacted]".
 func (Secret) String() string { return redacted }
 

@@ -39,10 +39,26 @@ func (d *decoder) resolve(c *Config, base string) {
 		w, p := &c.Notify.Webhooks[i], fmt.Sprintf("notify.webhooks[%d]", i)
 		d.readSecretFile(p+".secret", p+".secret_file", &w.Secret, &w.SecretFile, base)
 	}
+	if h := c.HTTP; h != nil {
+		d.readSecretFile("http.token", "http.token_file", &h.Token, &h.TokenFile, base)
+	}
 	for i := range c.Notify.Commands {
 		cm := &c.Notify.Commands[i]
 		if len(cm.Run) > 0 && strings.ContainsAny(cm.Run[0], `/`+string(filepath.Separator)) {
 			cm.Run[0] = absPath(base, cm.Run[0])
+		}
+		for j, e := range cm.Env {
+			if strings.Contains(e, "=") || !validEnvName(e) {
+				continue // validation reports a bad name
+			}
+			p := fmt.Sprintf("notify.commands[%d].env[%d]", i, j)
+			v, ok := d.lookup(e)
+			if !ok {
+				d.report(p, fmt.Sprintf("%s: %s is not set in scandrop's environment; set it, or write %s=value", p, e, e))
+				d.bad[p] = true
+				continue
+			}
+			cm.Env[j] = e + "=" + v
 		}
 	}
 }
@@ -205,6 +221,9 @@ func (c *Config) validate(report func(path, msg string)) {
 		if msg := checkListen(h.Listen); msg != "" {
 			reportf("http.listen", "http.listen: %s", msg)
 		}
+		if n := len(h.Token.Reveal()); n > 0 && n < minTokenLen {
+			reportf("http.token", "http.token: %d characters is too short to resist guessing; use at least %d (e.g. openssl rand -hex 32)", n, minTokenLen)
+		}
 	}
 	events := func(path string, evs []string) {
 		for i, e := range evs {
@@ -229,7 +248,101 @@ func (c *Config) validate(report func(path, msg string)) {
 		}
 		events(p+".events", cm.Events)
 		positive(p+".timeout", cm.Timeout)
+		c.checkCommandSecrets(p, cm, reportf)
 	}
+}
+
+// minTokenLen is the shortest http.token accepted.
+const minTokenLen = 16
+
+// checkCommandSecrets reports env entries with a bad or reserved name, and
+// the arguments and env values that hold one of scandrop's secrets: those
+// are refused rather than passed on, because a hook is other code whose
+// output lands in the log, and a secret travels only to the host it
+// belongs to. The messages name the secret's key, never its value.
+func (c *Config) checkCommandSecrets(p string, cm Command, reportf func(path, format string, args ...any)) {
+	secrets := c.namedSecrets()
+	holder := func(v string) string {
+		for _, s := range secrets {
+			if s.value.FoundIn(v) {
+				return s.key
+			}
+		}
+		return ""
+	}
+	for j, a := range cm.Run {
+		if k := holder(a); k != "" {
+			reportf(fmt.Sprintf("%s.run[%d]", p, j), "%s.run[%d]: holds %s; scandrop never hands its secrets to a hook (give the hook a credential of its own)", p, j, k)
+		}
+	}
+	seen := map[string]int{}
+	for j, e := range cm.Env {
+		ep := fmt.Sprintf("%s.env[%d]", p, j)
+		name, value, _ := strings.Cut(e, "=")
+		switch {
+		case !validEnvName(name):
+			reportf(ep, "%s: %q is not a variable name: write NAME or NAME=value, NAME of letters, digits and _", ep, name)
+		case strings.HasPrefix(strings.ToUpper(name), "SCANDROP_"):
+			reportf(ep, "%s: %s: names starting SCANDROP_ are set by scandrop", ep, name)
+		default:
+			if first, dup := seen[envKey(name)]; dup {
+				reportf(ep, "%s: %s is already set by env[%d]", ep, name, first)
+			}
+			seen[envKey(name)] = j
+			if k := holder(value); k != "" {
+				reportf(ep, "%s: %s holds %s; scandrop never hands its secrets to a hook (give the hook a credential of its own)", ep, name, k)
+			}
+		}
+	}
+}
+
+// envKey is the key under which two variable names are the same: Windows
+// ignores their case.
+func envKey(name string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ToUpper(name)
+	}
+	return name
+}
+
+type namedSecret struct {
+	key   string // the key it was configured by, e.g. realsee.app_secret
+	value Secret
+}
+
+// namedSecrets lists every secret the configuration holds, by key.
+func (c *Config) namedSecrets() []namedSecret {
+	var out []namedSecret
+	add := func(key string, v Secret) {
+		if v != "" {
+			out = append(out, namedSecret{key, v})
+		}
+	}
+	if r := c.Realsee; r != nil {
+		add("realsee.app_secret", r.AppSecret)
+	}
+	if a := c.Aholo; a != nil {
+		add("aholo.app_secret", a.AppSecret)
+	}
+	if h := c.HTTP; h != nil {
+		add("http.token", h.Token)
+	}
+	for i, w := range c.Notify.Webhooks {
+		add(fmt.Sprintf("notify.webhooks[%d].url", i), w.URL)
+		add(fmt.Sprintf("notify.webhooks[%d].secret", i), w.Secret)
+	}
+	return out
+}
+
+// Secrets returns every secret the configuration holds: app secrets,
+// webhook URLs and secrets, the HTTP token. A hook's environment must hold
+// none of them (see Secret.FoundIn).
+func (c *Config) Secrets() []Secret {
+	var out []Secret
+	for _, s := range c.namedSecrets() {
+		out = append(out, s.value)
+	}
+	return out
 }
 
 // checkListen returns what is wrong with a host:port listen address, or "".

@@ -68,6 +68,9 @@ type NotifierOptions struct {
 	// Count is told each outcome: channel "webhook" or "command", outcome
 	// "delivered" or "failed" (Monitor.Notified).
 	Count func(channel, outcome string)
+	// Secrets are kept out of command hooks' environments
+	// (config.Config.Secrets).
+	Secrets []config.Secret
 }
 
 // NewNotifier returns a Notifier for the notify section of the config.
@@ -244,13 +247,17 @@ func (n *Notifier) run(c config.Command, folder, event, status, dir, resultPath 
 	args := append(slices.Clone(c.Run[1:]), resultPath)
 	cmd := exec.CommandContext(ctx, c.Run[0], args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"SCANDROP_RESULT="+resultPath,
-		"SCANDROP_STATUS="+status,
-		"SCANDROP_EVENT="+event,
-		"SCANDROP_FOLDER="+folder,
-		"SCANDROP_DIR="+dir,
-	)
+	env, dropped := hookEnv(os.Environ(), c, []string{
+		"SCANDROP_RESULT=" + resultPath,
+		"SCANDROP_STATUS=" + status,
+		"SCANDROP_EVENT=" + event,
+		"SCANDROP_FOLDER=" + folder,
+		"SCANDROP_DIR=" + dir,
+	}, n.o.Secrets)
+	for _, name := range dropped {
+		log.Warn("command hook: variable left out: it holds one of scandrop's secrets", "variable", name)
+	}
+	cmd.Env = env
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	killGroup(cmd)

@@ -2,12 +2,15 @@ package ops
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/textsafe"
@@ -27,10 +30,50 @@ type Server struct {
 	// Refresh is the page's refresh period; default 5s.
 	Refresh time.Duration
 	Logger  *slog.Logger
+	// Token, if set, is required by every route but /healthz: as
+	// "Authorization: Bearer <token>", or as the password of Basic auth
+	// (what a browser can send). Others get 401.
+	Token string
 }
 
-// Handler returns the server's routes.
+// Handler returns the server's routes, behind the token if there is one.
 func (s *Server) Handler() http.Handler {
+	if s.Token == "" {
+		return s.routes()
+	}
+	return s.authorize(s.routes())
+}
+
+// authorize lets through /healthz, which tells nothing but "ok" and is what
+// probes ask, and requests carrying the token.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	// Comparing digests keeps the comparison's time independent of both
+	// the content and the length of the token.
+	want := sha256.Sum256([]byte(s.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var got string
+		if scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+			got = strings.TrimSpace(cred)
+		} else if _, pw, ok := r.BasicAuth(); ok {
+			got = pw
+		}
+		sum := sha256.Sum256([]byte(got))
+		if got == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Add("WWW-Authenticate", `Bearer realm="scandrop"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="scandrop", charset="UTF-8"`)
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "401 unauthorized: send Authorization: Bearer <http.token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
