@@ -388,7 +388,8 @@ func TestRenamedInHalfway(t *testing.T) {
 }
 
 // 5. Folders without a marker, loose files, hidden and temporary names and
-// symlinks are never claimed; Inbox and Inspect say why.
+// symlinks are never claimed; Inbox and Inspect say why (a symlink is
+// refused, with one warning).
 func TestNotCandidates(t *testing.T) {
 	dir := t.TempDir()
 	mkdirs(t, dir)
@@ -414,20 +415,21 @@ func TestNotCandidates(t *testing.T) {
 	}
 	h.expectNoClaim(2*testPoll + testSettle)
 
+	// The symlink is refused out loud: one warning, and shown as refused.
 	noMarker := "no marker (manifest.json or recon.yaml)"
 	got := h.w.Inbox()
-	if len(got) != 1 || got[0].Name != "plain" || got[0].Reason != noMarker || got[0].Since.IsZero() {
-		t.Errorf("Inbox() = %+v, want only plain with %q", got, noMarker)
+	if len(got) != 2 || got[0].Name != "link" || !got[0].Refused || got[1].Name != "plain" || got[1].Reason != noMarker || got[1].Since.IsZero() {
+		t.Errorf("Inbox() = %+v, want link refused and plain with %q", got, noMarker)
 	}
-	if n := h.logs.count("level=WARN"); n != 0 {
-		t.Errorf("%d warnings, want none", n)
+	if n, l := h.logs.count("level=WARN"), h.logs.count("entry=inbox/link"); n != 1 || l != 1 {
+		t.Errorf("%d warnings, %d about the link; want just one about it", n, l)
 	}
 	states, err := Inspect(dir, testMarkers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(states) != 1 || states[0].Name != "plain" || states[0].Reason != noMarker {
-		t.Errorf("Inspect() = %+v, want only plain with %q", states, noMarker)
+	if len(states) != 2 || !states[0].Refused || states[1].Name != "plain" || states[1].Reason != noMarker {
+		t.Errorf("Inspect() = %+v, want link refused and plain with %q", states, noMarker)
 	}
 	for _, n := range []string{"plain", ".hidden", "link", "copy.tmp"} {
 		if !exists(filepath.Join(inbox, n)) {

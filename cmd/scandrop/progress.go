@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/ops"
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 )
 
@@ -109,7 +110,7 @@ func (p *progressBar) Stage(folder, vendor, stage string) {
 func (p *progressBar) VendorStatus(folder, vendor, status string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.vendorStatus = status
+	p.vendorStatus = textsafe.Clean(status, 200) // the vendor's words, on a terminal
 	p.draw()
 }
 
