@@ -35,6 +35,11 @@ const (
 	hwGap = 300 * time.Millisecond
 	// hwSlack is what a loaded CI machine may add to "settle + one rescan".
 	hwSlack = 1500 * time.Millisecond
+	// smbSettle is the settle time over SMB: there each write is an
+	// smbclient process and session, which on a loaded machine (the whole
+	// suite under -race) takes a second or more on top of hwGap — a pause
+	// the daemon rightly takes for a finished copy under hwSettle.
+	smbSettle = 3 * time.Second
 )
 
 // writer performs the file operations of a copier: on the local disk, or
@@ -209,6 +214,7 @@ func runCopiers(t *testing.T, r *rig, w writer, label string, attrCache time.Dur
 		}()
 	}
 	wg.Wait()
+	settle, poll := r.o.settle, r.o.pollInterval
 	for _, o := range outs {
 		res, where := r.waitResult(o.name, 30*time.Second)
 		if where != "done" || !res.Success() {
@@ -225,14 +231,14 @@ func runCopiers(t *testing.T, r *rig, w writer, label string, attrCache time.Dur
 		}
 		after := claimed.Sub(o.last)
 		switch {
-		case after < hwSettle-5*time.Millisecond:
-			t.Errorf("%s: claimed %s after the last change: before settle (%s) was up — picked up early", o.name, after.Round(time.Millisecond), hwSettle)
-		case after > hwSettle+hwPoll+attrCache+hwSlack:
+		case after < settle-5*time.Millisecond:
+			t.Errorf("%s: claimed %s after the last change: before settle (%s) was up — picked up early", o.name, after.Round(time.Millisecond), settle)
+		case after > settle+poll+attrCache+hwSlack:
 			t.Errorf("%s: claimed %s after the last change; want within settle + one rescan (%s + %s, + %s of attribute cache, plus %s of slack)",
-				o.name, after.Round(time.Millisecond), hwSettle, hwPoll, attrCache, hwSlack)
+				o.name, after.Round(time.Millisecond), settle, poll, attrCache, hwSlack)
 		default:
 			report(t, "%-40s claimed %4d ms after its last change (settle %d ms, rescan %d ms, attribute cache %d ms): not early, on time",
-				o.name, after.Milliseconds(), hwSettle.Milliseconds(), hwPoll.Milliseconds(), attrCache.Milliseconds())
+				o.name, after.Milliseconds(), settle.Milliseconds(), poll.Milliseconds(), attrCache.Milliseconds())
 		}
 	}
 }
@@ -407,7 +413,7 @@ func startSamba(t *testing.T, share string) int {
 }
 
 func TestReliabilityHalfWrittenSMB(t *testing.T) {
-	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, settle: hwSettle, pollInterval: hwPoll})
+	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, settle: smbSettle, pollInterval: hwPoll})
 	os.MkdirAll(r.path("inbox"), 0o755)
 	port := startSamba(t, r.path("inbox"))
 	w := smbWriter{t: t, port: port, share: r.path("inbox"), scratch: t.TempDir()}
