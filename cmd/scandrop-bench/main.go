@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command scandrop-bench measures scandrop at the limit of the disk and the
 // network, on this machine, in one run on the same data:
 //
