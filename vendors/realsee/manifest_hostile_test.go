@@ -99,7 +99,7 @@ func TestValidateHostileManifest(t *testing.T) {
 		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64*uint64(len(tt.manifest))+(16<<20) {
 			t.Errorf("%s: allocated %d MiB", tt.name, alloc>>20)
 		}
-		if took > 5*time.Second {
+		if took > 20*time.Second { // generous: -race on a busy machine; the cost it guards against is minutes
 			t.Errorf("%s: took %v", tt.name, took)
 		}
 	}
