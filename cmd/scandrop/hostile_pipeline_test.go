@@ -615,6 +615,30 @@ func TestHostilePoisonProgressResets(t *testing.T) {
 		r.mustOwnJob(t, "progress", files, "")
 		report(t, "poison: crash_limit 2, deaths at package then at wait (progress between): not quarantined, finishes")
 	})
+	t.Run("clean-stops", func(t *testing.T) {
+		// Stopping the daemon (SIGTERM) is no crash: with crash_limit 1,
+		// three clean stops while the job waits do not quarantine it.
+		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 1\n"})
+		r.gw.HoldTasks(true)
+		files := hostileDrop(t, "stopped", 420)
+		for i := 0; i < 3; i++ {
+			d := r.start()
+			if i == 0 {
+				r.drop("stopped", files)
+			}
+			eventually(t, "the job waiting", 60*time.Second, func() bool {
+				b, err := os.ReadFile(r.path("processing", "stopped", ".scandrop", "job.json"))
+				var rec pipeline.Record
+				return err == nil && json.Unmarshal(b, &rec) == nil && rec.Stage == "wait" && rec.Tries == 1 &&
+					strings.Count(d.log.String(), `"msg":"vendor status"`) > 0
+			})
+			d.stop()
+		}
+		r.gw.HoldTasks(false)
+		r.start()
+		r.mustOwnJob(t, "stopped", files, "")
+		report(t, "poison: crash_limit 1, three SIGTERM stops while the job waits: not counted as crashes, finishes")
+	})
 	t.Run("limit-1", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 1\n"})
 		files := hostileDrop(t, "limit1", 410)
