@@ -598,14 +598,15 @@ func TestHostilePoisonQuarantine(t *testing.T) {
 }
 
 // TestHostilePoisonProgressResets: with crash_limit 2, a job the daemon
-// dies on twice at different stages — getting further each time — is not
+// dies on twice at different stages (just after the submit, then while
+// waiting) — getting further each time — is not
 // quarantined: a third, clean start finishes it. With crash_limit 1 a
 // single death at the same stage is enough.
 func TestHostilePoisonProgressResets(t *testing.T) {
 	t.Run("progress", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 2\n"})
 		files := hostileDrop(t, "progress", 400)
-		d := r.start("SCANDROP_TEST_CRASH=packaged")
+		d := r.start("SCANDROP_TEST_CRASH=submitted")
 		r.drop("progress", files)
 		d.waitExit(t, 60*time.Second)
 		r.gw.HoldTasks(true)
@@ -613,7 +614,7 @@ func TestHostilePoisonProgressResets(t *testing.T) {
 		r.gw.HoldTasks(false)
 		r.start()
 		r.mustOwnJob(t, "progress", files, "")
-		report(t, "poison: crash_limit 2, deaths at package then at wait (progress between): not quarantined, finishes")
+		report(t, "poison: crash_limit 2, deaths at submit then at wait (progress between): not quarantined, finishes")
 	})
 	t.Run("clean-stops", func(t *testing.T) {
 		// Stopping the daemon (SIGTERM) is no crash: with crash_limit 1,
