@@ -37,10 +37,8 @@ const (
 // UnmovableError) stays in processing/ with a result.json that says why,
 // and moves once the cause is gone.
 func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Result, string, error) {
-	if fresh {
-		if err := p.adopt(jobDir); err != nil {
-			return nil, "", err
-		}
+	if err := p.adopt(jobDir, fresh); err != nil {
+		return nil, "", err
 	}
 	if err := p.own(jobDir); err != nil {
 		return nil, "", err
@@ -287,16 +285,29 @@ func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (
 // the drop: it is renamed aside to .scandrop-arrived-<time> (never
 // deleted, never read again), together with a result.json that came with
 // it, and the job starts afresh, uploading its own files.
-func (p *Pipeline) adopt(jobDir string) error {
+//
+// A job resumed from processing/ (not fresh) is scandrop's own by how it
+// got there; only state scandrop never writes — a .scandrop or job.json
+// that is not a plain folder or file — is set aside then too, in case the
+// resume raced the claim (another daemon's scan for orphans).
+func (p *Pipeline) adopt(jobDir string, fresh bool) error {
 	state := filepath.Join(jobDir, StateDir)
 	fi, err := os.Lstat(state)
 	why := ""
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if !fresh {
+			return nil
+		}
 	case err != nil:
 		return err
 	case !fi.IsDir():
 		why = StateDir + " is not a folder (" + fi.Mode().Type().String() + ")"
+	case !fresh:
+		if jf, err := os.Lstat(filepath.Join(state, journalFile)); err != nil || jf.Mode().IsRegular() {
+			return nil
+		}
+		why = journalFile + " is not a regular file"
 	default:
 		why = foreignJournal(jobDir)
 		if why == "" {
