@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
@@ -678,4 +679,76 @@ func TestHostileCrashLimitConfig(t *testing.T) {
 		}
 	}
 	report(t, "poison: crash_limit 0, -1, three: configuration errors naming the key and the rule (exit 2)")
+}
+
+// TestHostileArrivedStateAholo: the same for Aholo drops, whose journal
+// holds upload tasks and a project id: a journal copied from a finished
+// project, or one polling it, makes a new project from the drop's own
+// photos.
+func TestHostileArrivedStateAholo(t *testing.T) {
+	r := newRig(t, rigOptions{aholo: &aholotest.Options{}})
+	r.start()
+	photos := func(seed int) map[string][]byte {
+		files := map[string][]byte{"recon.yaml": []byte("scene: model\n")}
+		for i := 0; i < 2; i++ {
+			files[fmt.Sprintf("photos/%03d.jpg", i)] = smallJPEG(t, 64, 48, seed+i)
+		}
+		return files
+	}
+	size := func(files map[string][]byte) (n int64) {
+		for k, v := range files {
+			if strings.HasPrefix(k, "photos/") {
+				n += int64(len(v))
+			}
+		}
+		return n
+	}
+	orig := photos(500)
+	r.drop("orig", orig)
+	origRes, where := r.waitResult("orig", 60*time.Second)
+	if where != "done" || !origRes.Success() {
+		t.Fatalf("orig landed in %s: %+v", where, origRes.Error)
+	}
+	origDir := r.path("done", "orig")
+	origJournal, _ := os.ReadFile(filepath.Join(origDir, ".scandrop", "job.json"))
+	var polling pipeline.Record
+	json.Unmarshal(origJournal, &polling)
+	polling.Result, polling.Stage = nil, "wait"
+	pollingJournal, _ := json.Marshal(polling)
+
+	for i, c := range []struct {
+		name, what string
+		journal    []byte
+	}{
+		{"aholo-from-done", "a finished project's journal", origJournal},
+		{"aholo-polling-foreign", "a journal polling another project", pollingJournal},
+	} {
+		before, bytesBefore := r.ah.Creates(), r.ah.BytesReceived()
+		files := photos(600 + 10*i)
+		all := map[string][]byte{".scandrop/job.json": c.journal}
+		for k, v := range files {
+			all[k] = v
+		}
+		r.drop(c.name, all)
+		res, where := r.waitResult(c.name, 60*time.Second)
+		if where != "done" || !res.Success() {
+			t.Fatalf("%s landed in %s: %+v", c.name, where, res.Error)
+		}
+		if res.VendorIDs["project_id"] == "" || res.VendorIDs["project_id"] == origRes.VendorIDs["project_id"] {
+			t.Errorf("%s: project %q is not its own (the other is %q)", c.name, res.VendorIDs["project_id"], origRes.VendorIDs["project_id"])
+		}
+		if fmt.Sprint(res.Assets) == fmt.Sprint(origRes.Assets) {
+			t.Errorf("%s: the assets are the other project's", c.name)
+		}
+		if got := r.ah.Creates() - before; got != 1 {
+			t.Errorf("%s: %d projects created, want 1", c.name, got)
+		}
+		if got := r.ah.BytesReceived() - bytesBefore; got < size(files) {
+			t.Errorf("%s: %d bytes uploaded, less than its %d bytes of photos", c.name, got, size(files))
+		}
+		if kept := globOne(r.path("done", c.name), ".scandrop-arrived-*"); len(kept) != 1 {
+			t.Errorf("%s: the arrived journal was not kept aside: %v", c.name, kept)
+		}
+		report(t, "class 5: aholo drop with %s: new project from its own photos, journal kept aside", c.what)
+	}
 }
