@@ -65,6 +65,15 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	if rec, err := ReadRecord(jobDir); err == nil {
 		refused = rec.MoveRefused
 	}
+	if refused != "" {
+		if ue, err := specialEntries(jobDir); err == nil && ue == nil {
+			// The cause is gone: result.json says what the job did again
+			// before the folder lands where others read it.
+			if err := p.clearRefusal(jobDir, res); err == nil {
+				refused = ""
+			}
+		}
+	}
 	to, err := moveFolder(jobDir, dest, p.o.Crash)
 	var ue *UnmovableError
 	if errors.As(err, &ue) {
@@ -76,12 +85,9 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
 	}
 	os.Remove(filepath.Join(to, StateDir, ownerFile))
-	if refused != "" { // the cause is gone: result.json says what the job did again
-		if err := writeResult(to, res); err != nil {
+	if refused != "" { // moved as it was (to the same volume now)
+		if err := p.clearRefusal(to, res); err != nil {
 			p.o.Logger.Warn("cannot rewrite result.json", "folder", filepath.Base(to), "error", err)
-		}
-		if j, err := OpenJournal(to); err == nil {
-			j.Update(func(r *Record) { r.MoveRefused, r.Stage = "", stageDone })
 		}
 	}
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
@@ -274,6 +280,19 @@ func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (
 	p.o.Logger.Error("finished job cannot move; it stays in processing/ until the entries named are gone", "folder", name, "error", msg)
 	p.o.Observer.Finished(name, &out, jobDir)
 	return &out, jobDir, nil
+}
+
+// clearRefusal makes result.json in dir say what the job did again, and
+// forgets the refused move.
+func (p *Pipeline) clearRefusal(dir string, res *Result) error {
+	if err := writeResult(dir, res); err != nil {
+		return err
+	}
+	j, err := OpenJournal(dir)
+	if err != nil {
+		return err
+	}
+	return j.Update(func(r *Record) { r.MoveRefused, r.Stage = "", stageDone })
 }
 
 // adopt looks at the scandrop state a folder just claimed from inbox/
