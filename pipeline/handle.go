@@ -37,10 +37,8 @@ const (
 // UnmovableError) stays in processing/ with a result.json that says why,
 // and moves once the cause is gone.
 func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Result, string, error) {
-	if fresh {
-		if err := p.adopt(jobDir); err != nil {
-			return nil, "", err
-		}
+	if err := p.adopt(jobDir, fresh); err != nil {
+		return nil, "", err
 	}
 	if err := p.own(jobDir); err != nil {
 		return nil, "", err
@@ -67,6 +65,15 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	if rec, err := ReadRecord(jobDir); err == nil {
 		refused = rec.MoveRefused
 	}
+	if refused != "" {
+		if ue, err := specialEntries(jobDir); err == nil && ue == nil {
+			// The cause is gone: result.json says what the job did again
+			// before the folder lands where others read it.
+			if err := p.clearRefusal(jobDir, res); err == nil {
+				refused = ""
+			}
+		}
+	}
 	to, err := moveFolder(jobDir, dest, p.o.Crash)
 	var ue *UnmovableError
 	if errors.As(err, &ue) {
@@ -78,12 +85,9 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
 	}
 	os.Remove(filepath.Join(to, StateDir, ownerFile))
-	if refused != "" { // the cause is gone: result.json says what the job did again
-		if err := writeResult(to, res); err != nil {
+	if refused != "" { // moved as it was (to the same volume now)
+		if err := p.clearRefusal(to, res); err != nil {
 			p.o.Logger.Warn("cannot rewrite result.json", "folder", filepath.Base(to), "error", err)
-		}
-		if j, err := OpenJournal(to); err == nil {
-			j.Update(func(r *Record) { r.MoveRefused, r.Stage = "", stageDone })
 		}
 	}
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
@@ -278,6 +282,19 @@ func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (
 	return &out, jobDir, nil
 }
 
+// clearRefusal makes result.json in dir say what the job did again, and
+// forgets the refused move.
+func (p *Pipeline) clearRefusal(dir string, res *Result) error {
+	if err := writeResult(dir, res); err != nil {
+		return err
+	}
+	j, err := OpenJournal(dir)
+	if err != nil {
+		return err
+	}
+	return j.Update(func(r *Record) { r.MoveRefused, r.Stage = "", stageDone })
+}
+
 // adopt looks at the scandrop state a folder just claimed from inbox/
 // carries. A journal is scandrop's own only if its claim names this very
 // folder: a job moved back from failed/ (or done/) by rename, which then
@@ -287,16 +304,29 @@ func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (
 // the drop: it is renamed aside to .scandrop-arrived-<time> (never
 // deleted, never read again), together with a result.json that came with
 // it, and the job starts afresh, uploading its own files.
-func (p *Pipeline) adopt(jobDir string) error {
+//
+// A job resumed from processing/ (not fresh) is scandrop's own by how it
+// got there; only state scandrop never writes — a .scandrop or job.json
+// that is not a plain folder or file — is set aside then too, in case the
+// resume raced the claim (another daemon's scan for orphans).
+func (p *Pipeline) adopt(jobDir string, fresh bool) error {
 	state := filepath.Join(jobDir, StateDir)
 	fi, err := os.Lstat(state)
 	why := ""
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if !fresh {
+			return nil
+		}
 	case err != nil:
 		return err
 	case !fi.IsDir():
 		why = StateDir + " is not a folder (" + fi.Mode().Type().String() + ")"
+	case !fresh:
+		if jf, err := os.Lstat(filepath.Join(state, journalFile)); err != nil || jf.Mode().IsRegular() {
+			return nil
+		}
+		why = journalFile + " is not a regular file"
 	default:
 		why = foreignJournal(jobDir)
 		if why == "" {

@@ -175,7 +175,7 @@ func resumeMove(src string) (string, bool, error) {
 			dst := filepath.Join(m.DestDir, e.Name())
 			if got, _ := os.ReadFile(filepath.Join(dst, StateDir, movedByFile)); string(got) == m.Token {
 				// The copy is complete and named; only src was left.
-				if err := os.RemoveAll(src); err != nil {
+				if err := removeJob(src); err != nil {
 					return "", false, err
 				}
 				syncDir(filepath.Dir(src))
@@ -270,7 +270,7 @@ func copyThenRemove(src, destDir string, crash func(string)) (string, error) {
 		os.Remove(filepath.Join(src, StateDir, moveRecordFile))
 		return "", err
 	}
-	if err := os.RemoveAll(src); err != nil {
+	if err := removeJob(src); err != nil {
 		return dst, fmt.Errorf("%s was copied to %s but cannot be removed: %w", src, dst, err)
 	}
 	syncDir(filepath.Dir(src))
@@ -381,4 +381,23 @@ func copyFile(src, dst string, info fs.FileInfo) error {
 		err = os.Chtimes(dst, info.ModTime(), info.ModTime())
 	}
 	return err
+}
+
+// removeJob removes the job folder dir, its scandrop state last: a crash
+// half-way leaves a folder whose journal and move record still say it was
+// moved, so the next attempt finishes the removal instead of taking what
+// is left for a job.
+func removeJob(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() != StateDir {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(dir)
 }

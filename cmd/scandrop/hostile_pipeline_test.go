@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
@@ -412,9 +413,8 @@ func TestHostileMoveCrashMidCopy(t *testing.T) {
 	if n := len(r.submitsOf("midcopy")); n != 1 {
 		t.Errorf("%d submits, want 1", n)
 	}
-	if e := r.entries("processing"); len(e) != 0 {
-		t.Errorf("processing/ holds %v", e)
-	}
+	// The copy takes its name, then the source goes.
+	eventually(t, "processing/ empty", 10*time.Second, func() bool { return len(r.entries("processing")) == 0 })
 	report(t, "class 4: crash mid cross-volume copy: source whole, one .scandrop-move-<token> left; next start removes only it, job in done/ intact, lookalikes kept, 1 submit")
 }
 
@@ -598,14 +598,15 @@ func TestHostilePoisonQuarantine(t *testing.T) {
 }
 
 // TestHostilePoisonProgressResets: with crash_limit 2, a job the daemon
-// dies on twice at different stages — getting further each time — is not
+// dies on twice at different stages (just after the submit, then while
+// waiting) — getting further each time — is not
 // quarantined: a third, clean start finishes it. With crash_limit 1 a
 // single death at the same stage is enough.
 func TestHostilePoisonProgressResets(t *testing.T) {
 	t.Run("progress", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 2\n"})
 		files := hostileDrop(t, "progress", 400)
-		d := r.start("SCANDROP_TEST_CRASH=packaged")
+		d := r.start("SCANDROP_TEST_CRASH=submitted")
 		r.drop("progress", files)
 		d.waitExit(t, 60*time.Second)
 		r.gw.HoldTasks(true)
@@ -613,7 +614,31 @@ func TestHostilePoisonProgressResets(t *testing.T) {
 		r.gw.HoldTasks(false)
 		r.start()
 		r.mustOwnJob(t, "progress", files, "")
-		report(t, "poison: crash_limit 2, deaths at package then at wait (progress between): not quarantined, finishes")
+		report(t, "poison: crash_limit 2, deaths at submit then at wait (progress between): not quarantined, finishes")
+	})
+	t.Run("clean-stops", func(t *testing.T) {
+		// Stopping the daemon (SIGTERM) is no crash: with crash_limit 1,
+		// three clean stops while the job waits do not quarantine it.
+		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 1\n"})
+		r.gw.HoldTasks(true)
+		files := hostileDrop(t, "stopped", 420)
+		for i := 0; i < 3; i++ {
+			d := r.start()
+			if i == 0 {
+				r.drop("stopped", files)
+			}
+			eventually(t, "the job waiting", 60*time.Second, func() bool {
+				b, err := os.ReadFile(r.path("processing", "stopped", ".scandrop", "job.json"))
+				var rec pipeline.Record
+				return err == nil && json.Unmarshal(b, &rec) == nil && rec.Stage == "wait" && rec.Tries == 1 &&
+					strings.Count(d.log.String(), `"msg":"vendor status"`) > 0
+			})
+			d.stop()
+		}
+		r.gw.HoldTasks(false)
+		r.start()
+		r.mustOwnJob(t, "stopped", files, "")
+		report(t, "poison: crash_limit 1, three SIGTERM stops while the job waits: not counted as crashes, finishes")
 	})
 	t.Run("limit-1", func(t *testing.T) {
 		r := newRig(t, rigOptions{realsee: &realseetest.Options{}, extraConfig: "crash_limit: 1\n"})
@@ -653,4 +678,76 @@ func TestHostileCrashLimitConfig(t *testing.T) {
 		}
 	}
 	report(t, "poison: crash_limit 0, -1, three: configuration errors naming the key and the rule (exit 2)")
+}
+
+// TestHostileArrivedStateAholo: the same for Aholo drops, whose journal
+// holds upload tasks and a project id: a journal copied from a finished
+// project, or one polling it, makes a new project from the drop's own
+// photos.
+func TestHostileArrivedStateAholo(t *testing.T) {
+	r := newRig(t, rigOptions{aholo: &aholotest.Options{}})
+	r.start()
+	photos := func(seed int) map[string][]byte {
+		files := map[string][]byte{"recon.yaml": []byte("scene: model\n")}
+		for i := 0; i < 2; i++ {
+			files[fmt.Sprintf("photos/%03d.jpg", i)] = smallJPEG(t, 64, 48, seed+i)
+		}
+		return files
+	}
+	size := func(files map[string][]byte) (n int64) {
+		for k, v := range files {
+			if strings.HasPrefix(k, "photos/") {
+				n += int64(len(v))
+			}
+		}
+		return n
+	}
+	orig := photos(500)
+	r.drop("orig", orig)
+	origRes, where := r.waitResult("orig", 60*time.Second)
+	if where != "done" || !origRes.Success() {
+		t.Fatalf("orig landed in %s: %+v", where, origRes.Error)
+	}
+	origDir := r.path("done", "orig")
+	origJournal, _ := os.ReadFile(filepath.Join(origDir, ".scandrop", "job.json"))
+	var polling pipeline.Record
+	json.Unmarshal(origJournal, &polling)
+	polling.Result, polling.Stage = nil, "wait"
+	pollingJournal, _ := json.Marshal(polling)
+
+	for i, c := range []struct {
+		name, what string
+		journal    []byte
+	}{
+		{"aholo-from-done", "a finished project's journal", origJournal},
+		{"aholo-polling-foreign", "a journal polling another project", pollingJournal},
+	} {
+		before, bytesBefore := r.ah.Creates(), r.ah.BytesReceived()
+		files := photos(600 + 10*i)
+		all := map[string][]byte{".scandrop/job.json": c.journal}
+		for k, v := range files {
+			all[k] = v
+		}
+		r.drop(c.name, all)
+		res, where := r.waitResult(c.name, 60*time.Second)
+		if where != "done" || !res.Success() {
+			t.Fatalf("%s landed in %s: %+v", c.name, where, res.Error)
+		}
+		if res.VendorIDs["project_id"] == "" || res.VendorIDs["project_id"] == origRes.VendorIDs["project_id"] {
+			t.Errorf("%s: project %q is not its own (the other is %q)", c.name, res.VendorIDs["project_id"], origRes.VendorIDs["project_id"])
+		}
+		if fmt.Sprint(res.Assets) == fmt.Sprint(origRes.Assets) {
+			t.Errorf("%s: the assets are the other project's", c.name)
+		}
+		if got := r.ah.Creates() - before; got != 1 {
+			t.Errorf("%s: %d projects created, want 1", c.name, got)
+		}
+		if got := r.ah.BytesReceived() - bytesBefore; got < size(files) {
+			t.Errorf("%s: %d bytes uploaded, less than its %d bytes of photos", c.name, got, size(files))
+		}
+		if kept := globOne(r.path("done", c.name), ".scandrop-arrived-*"); len(kept) != 1 {
+			t.Errorf("%s: the arrived journal was not kept aside: %v", c.name, kept)
+		}
+		report(t, "class 5: aholo drop with %s: new project from its own photos, journal kept aside", c.what)
+	}
 }
