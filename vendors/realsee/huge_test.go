@@ -318,7 +318,7 @@ func TestResumeKeepsPlannedPartSize(t *testing.T) {
 	}
 	var st uploadState
 	jr.Load(journalUpload, &st)
-	if st.UploadID == "" || st.PartSize != mib || len(st.Parts) < 10 || st.Done {
+	if st.UploadID == "" || st.PartSize != mib || len(st.Parts) < 5 || st.Done {
 		t.Fatalf("after the interrupted run the journal holds %+v", st)
 	}
 	sentBefore := h.store.Stats().BytesReceived
@@ -417,9 +417,7 @@ func TestNoMultipartOver5GiB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jb.Package(ctx, jr); err != nil {
-		t.Fatal(err)
-	}
+	packageUnread(t, jb.(*job), jr)
 	target, _ := url.Parse(h.store.URL())
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	for _, refusal := range []struct {
@@ -462,6 +460,23 @@ func TestNoMultipartOver5GiB(t *testing.T) {
 	}
 }
 
+// packageUnread journals the package stage of j without reading the
+// files (zero CRCs), for a test that must never send the archive: Package
+// would spend a second or more per GiB on the CRC pass.
+func packageUnread(t *testing.T, j *job, jr vendors.Journal) {
+	t.Helper()
+	es := []zipEntry{{Name: ManifestName, File: ManifestName, Size: j.d.manifest.Size, ModTime: j.d.manifest.ModTime}}
+	for _, img := range j.d.images {
+		es = append(es, zipEntry{Name: img.ZipName, File: img.File, Size: img.Size, ModTime: img.ModTime})
+	}
+	if !j.matches(es) {
+		t.Fatal("packageUnread: entries do not match the drop")
+	}
+	if err := jr.Store(journalPackage, packageState{Entries: es}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An archive over S3's 5 TiB object limit is refused when the drop is
 // opened (and by `scandrop check`): an Invalid problem naming the size and
 // the limit, before anything is read or sent.
@@ -495,7 +510,7 @@ func TestStoreAnswersAreBounded(t *testing.T) {
 		w.WriteHeader(status)
 		io.WriteString(w, open)
 		chunk := bytes.Repeat([]byte("A"), 64<<10)
-		for i := 0; i < 1024; i++ { // 64 MiB, unless the client hangs up
+		for i := 0; i < 4096; i++ { // 256 MiB, unless the client hangs up
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -587,7 +602,11 @@ func TestStoreAnswersAreBounded(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || ctx.Err() != nil {
 				t.Fatalf("upload: %v; want an error saying %q", err, tc.want)
 			}
-			if grew := after.TotalAlloc - before.TotalAlloc; grew > 32*mib {
+			// The endless answers are 256 MiB: reading one whole allocates
+			// more than that.
+			grew := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%v; allocated %d MiB", err, grew>>20)
+			if grew > 64*mib {
 				t.Errorf("the upload allocated %d MiB reading the answers", grew>>20)
 			}
 		})
