@@ -45,7 +45,8 @@ type Config struct {
 	AppSecret string
 	// PartSize is the multipart part size; default 16 MiB. The archive's
 	// parts are read straight from the files, so memory does not grow
-	// with it.
+	// with it. An archive that would need more than S3's 10,000 parts of
+	// it is sent in larger parts (planPartSize).
 	PartSize int64
 	// UploadConcurrency is how many parts are in flight; default 4.
 	UploadConcurrency int
