@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-const maxPartNumber = 10000
-
 type initiateResult struct {
 	XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
 	Xmlns    string   `xml:"xmlns,attr"`
@@ -117,7 +115,7 @@ func (s *Server) createMultipartUpload(req *request) error {
 func (s *Server) uploadPart(req *request) error {
 	q := req.r.URL.Query()
 	n, err := strconv.Atoi(q.Get("partNumber"))
-	if err != nil || n < 1 || n > maxPartNumber {
+	if err != nil || n < 1 || n > MaxParts {
 		return s3Error(http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
 	}
 	s.mu.Lock()
@@ -245,6 +243,8 @@ func (s *Server) completeMultipartUpload(req *request) error {
 		modTime:     time.Now().UTC(),
 		contentType: u.contentType,
 		meta:        u.meta,
+		parts:       len(chosen),
+		partSize:    chosen[0].size,
 	}
 	s.mu.Lock()
 	b := s.buckets[req.bucket]
@@ -281,6 +281,21 @@ func (s *Server) checkParts(u *upload, list []completePart) ([]*part, error) {
 			return nil, e
 		}
 		chosen = append(chosen, p)
+	}
+	if len(chosen) > MaxParts { // cannot happen with part numbers 1..MaxParts in order; S3 says so anyway
+		return nil, s3Error(http.StatusBadRequest, "InvalidRequest", "Part count exceeds the maximum of 10000")
+	}
+	var total int64
+	for _, p := range chosen {
+		total += p.size
+	}
+	if total > MaxObjectSize {
+		e := s3Error(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.")
+		e.extra = []xmlElem{
+			elem("ProposedSize", strconv.FormatInt(total, 10)),
+			elem("MaxSizeAllowed", strconv.FormatInt(MaxObjectSize, 10)),
+		}
+		return nil, e
 	}
 	for i, p := range chosen[:len(chosen)-1] {
 		if p.size < s.minPartSize {

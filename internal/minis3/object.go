@@ -60,6 +60,9 @@ func (s *Server) getObject(req *request, withBody bool) error {
 	if o == nil {
 		return s3Error(http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
 	}
+	if withBody && o.discarded {
+		return errNotImplemented("GetObject on a server that discards bodies (Options.Discard)")
+	}
 	start, length := int64(0), o.size
 	status := http.StatusOK
 	h := req.w.Header()

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,9 +26,10 @@ import (
 // are never rewritten, only replaced, so a reader opened earlier keeps
 // reading the old content.
 type content struct {
-	data []byte
-	path string
-	size int64
+	data      []byte
+	path      string
+	size      int64
+	discarded bool // Options.Discard: only the size is known
 }
 
 type readCloser struct{ *bytes.Reader }
@@ -34,6 +37,9 @@ type readCloser struct{ *bytes.Reader }
 func (readCloser) Close() error { return nil }
 
 func (c content) open() (io.ReadCloser, error) {
+	if c.discarded {
+		return nil, ErrDiscarded
+	}
 	if c.path == "" {
 		return readCloser{bytes.NewReader(c.data)}, nil
 	}
@@ -61,6 +67,10 @@ type object struct {
 	modTime     time.Time
 	contentType string
 	meta        http.Header // x-amz-meta-*
+	// parts and partSize describe an object built by a multipart upload:
+	// how many parts, and the size of the first.
+	parts    int
+	partSize int64
 }
 
 type upload struct {
@@ -87,19 +97,41 @@ type received struct {
 }
 
 // receive stores a body in memory or in a new file under the server's
-// directory, while verifying x-amz-content-sha256, Content-MD5 and any
-// x-amz-checksum-* header. Nothing is kept when verification fails.
+// directory (or, with Options.Discard, nowhere), while verifying
+// x-amz-content-sha256, Content-MD5 and any x-amz-checksum-* header.
+// Nothing is kept when verification fails. A body over MaxPartSize is
+// refused before it is read, as S3 refuses it.
 func (s *Server) receive(req *request) (received, error) {
 	r := req.r
 	if r.ContentLength < 0 {
 		return received{}, s3Error(http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+	}
+	if r.ContentLength > MaxPartSize {
+		e := s3Error(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+		e.extra = []xmlElem{
+			elem("ProposedSize", strconv.FormatInt(r.ContentLength, 10)),
+			elem("MaxSizeAllowed", strconv.FormatInt(MaxPartSize, 10)),
+		}
+		return received{}, e
 	}
 	v, err := newVerifier(req, &s.bytesRecv)
 	if err != nil {
 		return received{}, err
 	}
 	var rec received
-	if s.dir == "" {
+	if s.discard {
+		if v.sha != nil && v.wantMD5 == nil {
+			v.md5 = nil // the signed SHA-256 checks the body; see Options.Discard
+		}
+		bp := discardBufs.Get().(*[]byte)
+		// io.Discard's ReadFrom would read in 8 KiB pieces.
+		_, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, v, *bp)
+		discardBufs.Put(bp)
+		if err != nil {
+			return received{}, incomplete(err)
+		}
+		rec.discarded = true
+	} else if s.dir == "" {
 		buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength))
 		if _, err := io.Copy(buf, v); err != nil {
 			return received{}, incomplete(err)
@@ -125,9 +157,15 @@ func (s *Server) receive(req *request) (received, error) {
 		rec.remove()
 		return received{}, err
 	}
-	rec.md5 = v.md5.Sum(nil)
+	if v.md5 != nil {
+		rec.md5 = v.md5.Sum(nil)
+	} else {
+		rec.md5 = v.sha.Sum(nil)[:md5.Size]
+	}
 	return rec, nil
 }
+
+var discardBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func incomplete(err error) error {
 	var e *apiError
@@ -218,7 +256,9 @@ func (v *verifier) Read(p []byte) (int, error) {
 		if v.counter != nil {
 			v.counter.Add(int64(n))
 		}
-		v.md5.Write(p[:n])
+		if v.md5 != nil {
+			v.md5.Write(p[:n])
+		}
 		if v.sha != nil {
 			v.sha.Write(p[:n])
 		}
@@ -255,6 +295,9 @@ func (s *Server) concat(parts []*part) (content, error) {
 	var total int64
 	for _, p := range parts {
 		total += p.size
+	}
+	if s.discard {
+		return content{size: total, discarded: true}, nil
 	}
 	if s.dir == "" {
 		data := make([]byte, 0, total)

@@ -3,6 +3,7 @@ package realsee
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -17,12 +18,25 @@ import (
 // maxPut is the largest object S3 takes in one PUT.
 const maxPut = 5 << 30
 
+// errTooLargeForPut is the answer for an archive that only a multipart
+// upload could carry, to a store that refuses multipart uploads: sending
+// it whole would be refused after gigabytes (or, by a lax store, cut).
+func errTooLargeForPut(size int64, cause error) error {
+	return vendors.E(vendors.Rejected, "realsee: upload", fmt.Errorf(
+		"the archive is %s (%d bytes), larger than the %s one PUT may carry, and the store refuses multipart uploads (%v); "+
+			"ask the vendor for storage that takes multipart uploads, or split the scans into drops under %s",
+		humanBytes(size), size, humanBytes(maxPut), cause, humanBytes(maxPut)))
+}
+
 // putWhole sends the archive in one PutObject, as the vendor's document
 // does: for an archive no larger than a part (a multipart upload would send
 // one request anyway) and for stores that do not offer multipart uploads.
 // The body is read from the files as it goes, like a part.
 func (m *multipart) putWhole(ctx context.Context) error {
 	const op = "realsee: upload"
+	if m.st.Size > maxPut {
+		return errTooLargeForPut(m.st.Size, errors.New("no multipart upload was tried"))
+	}
 	for attempt := 0; ; attempt++ {
 		body := &hashingSection{sr: io.NewSectionReader(m.arch, 0, m.st.Size), sent: m.sent}
 		body.reset()

@@ -44,7 +44,8 @@ type Config struct {
 	AppSecret string
 	// PartSize is the multipart part size; default 16 MiB. The archive's
 	// parts are read straight from the files, so memory does not grow
-	// with it.
+	// with it. An archive that would need more than S3's 10,000 parts of
+	// it is sent in larger parts (planPartSize).
 	PartSize int64
 	// UploadConcurrency is how many parts are in flight; default 4.
 	UploadConcurrency int
@@ -110,13 +111,19 @@ func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkArchiveSize(archiveSize(d)); err != nil {
+		return nil, err
+	}
 	return &job{v: v, d: d}, nil
 }
 
 // Check validates a drop offline, for `scandrop check`.
 func Check(dir string) error {
-	_, err := validate(dir)
-	return err
+	d, err := validate(dir)
+	if err != nil {
+		return err
+	}
+	return checkArchiveSize(archiveSize(d))
 }
 
 type job struct {
@@ -230,19 +237,26 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		st = uploadState{}
 	}
 
+	// The part size is planned once, when the upload starts, and journalled
+	// with it: a resumed upload keeps it even if part_size was changed.
+	partSize, err := planPartSize(layout.total, j.v.cfg.PartSize)
+	if err != nil {
+		return err
+	}
+
 	// The first file token fixes where the zip goes; later ones only renew
 	// the credentials for that place.
 	first, err := j.v.fileToken(ctx)
 	if err != nil {
 		return err
 	}
-	if st.UploadID == "" {
+	if st.UploadID == "" || !st.planOK() {
 		where, err := storageOf(first)
 		if err != nil {
 			return vendors.E(vendors.Rejected, "realsee: file token", err)
 		}
 		st = uploadState{Storage: where, Key: where.Prefix + zipName(j.d.dir), Layout: fingerprint,
-			PartSize: j.v.cfg.PartSize, Size: layout.total}
+			PartSize: partSize, Size: layout.total}
 	}
 	used := false
 	src := &credentialSource{clock: j.v.cfg.Clock, fetch: func(ctx context.Context) (*fileToken, error) {
@@ -267,7 +281,10 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 			return m.putWhole(ctx)
 		}
 		err := m.run(ctx)
-		if err != nil && multipartUnsupported(err) && st.Size <= maxPut {
+		if err != nil && multipartUnsupported(err) {
+			if st.Size > maxPut {
+				return errTooLargeForPut(st.Size, err)
+			}
 			st.UploadID, st.Parts = "", nil
 			return m.putWhole(ctx)
 		}

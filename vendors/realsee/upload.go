@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/scandrop/scandrop/vendors"
 )
@@ -152,7 +154,7 @@ func (c *credentialSource) Retrieve(ctx context.Context) (aws.Credentials, error
 // payload stays signed, so that the store checks every body against the
 // signature.
 func newS3(st storage, creds *aws.CredentialsCache, hc *http.Client) *s3.Client {
-	var apiOptions []func(*middleware.Stack) error
+	apiOptions := []func(*middleware.Stack) error{limitAnswers}
 	if !signsPayload(st) {
 		apiOptions = append(apiOptions, unsignedPayload)
 	}
@@ -185,6 +187,55 @@ func unsignedPayload(stack *middleware.Stack) error {
 	}
 	return v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware(stack)
 }
+
+// maxAnswer bounds the body of every answer the store gives. The SDK reads
+// an error answer whole into memory and decodes the others without a
+// limit; the largest answer the upload needs, a page of ListParts (1,000
+// parts), is a few hundred KiB.
+const maxAnswer = 4 << 20
+
+// errAnswerTooLarge is what reading past maxAnswer of an answer gives.
+var errAnswerTooLarge = fmt.Errorf("the store's answer is larger than %d MiB; is the endpoint really an S3 store?", maxAnswer>>20)
+
+// limitAnswers caps the body of the raw HTTP answer before the SDK's
+// deserializers (added before it, so outside it) read it.
+func limitAnswers(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("scandropLimitAnswer",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if res, ok := out.RawResponse.(*smithyhttp.Response); ok && res.Body != nil {
+				res.Body = &cappedBody{rc: res.Body, left: maxAnswer}
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// cappedBody fails, rather than ends, a body longer than its limit, so
+// that a cut answer is never taken for a whole one.
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }
 
 // storeConns is how many idle connections to the store are kept. The
 // default transport keeps 2 per host, so with more parts in flight every
@@ -220,12 +271,86 @@ func storeClient(hc *http.Client) *http.Client {
 	return got.(*http.Client)
 }
 
+// S3's limits on multipart uploads, which COS shares.
+const (
+	maxParts     = 10000
+	maxPartSize  = 5 << 30
+	maxObject    = 5 << 40
+	partSizeUnit = 1 << 20
+	// maxStoreID bounds an upload id or ETag the store answers: both are
+	// journalled (an ETag per part) and sent back, and S3's are under 200
+	// bytes.
+	maxStoreID = 1 << 10
+)
+
+// planPartSize is the part size of an upload of size bytes: the configured
+// size when the archive fits in maxParts parts of it, else the smallest
+// whole number of MiB that does. A part is never larger than S3 allows.
+// An archive larger than the largest object S3 stores is refused, as a
+// problem of the drop, before anything is sent.
+func planPartSize(size, configured int64) (int64, error) {
+	if err := checkArchiveSize(size); err != nil {
+		return 0, err
+	}
+	ps := min(max(configured, 1), maxPartSize)
+	if parts := (size + ps - 1) / ps; parts > maxParts {
+		need := (size + maxParts - 1) / maxParts
+		ps = (need + partSizeUnit - 1) / partSizeUnit * partSizeUnit
+	}
+	return ps, nil
+}
+
+// checkArchiveSize refuses an archive larger than one S3 object may be.
+func checkArchiveSize(size int64) error {
+	if size <= maxObject {
+		return nil
+	}
+	var ps vendors.Problems
+	ps.Add("", "the archive of this drop would be %s (%d bytes), more than the %s (%d bytes) one object in the vendor's storage may hold; split the scans into several drops",
+		humanBytes(size), size, humanBytes(maxObject), int64(maxObject))
+	return ps.Err("realsee: upload")
+}
+
+// archiveSize is the size of the archive of d, known before packaging:
+// it depends only on the names and sizes of the files.
+func archiveSize(d *drop) int64 {
+	es := []zipEntry{{Name: ManifestName, Size: d.manifest.Size}}
+	for _, img := range d.images {
+		es = append(es, zipEntry{Name: img.ZipName, Size: img.Size})
+	}
+	return layoutZip(es, false).total
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// planOK reports whether a journalled upload can be resumed as it was
+// planned: one journalled by a version without the plan may need more
+// parts than S3 takes, and is then better started again.
+func (s *uploadState) planOK() bool {
+	return s.PartSize > 0 && s.PartSize <= maxPartSize && s.Size >= 0 &&
+		(s.Size+s.PartSize-1)/s.PartSize <= maxParts
+}
+
 // uploadState is the journal record of the multipart upload.
 type uploadState struct {
-	Storage  storage        `json:"storage"`
-	Key      string         `json:"key"`
-	UploadID string         `json:"upload_id"`
-	Layout   string         `json:"layout"` // fingerprint of the archive: parts of another layout are useless
+	Storage  storage `json:"storage"`
+	Key      string  `json:"key"`
+	UploadID string  `json:"upload_id"`
+	Layout   string  `json:"layout"` // fingerprint of the archive: parts of another layout are useless
+	// PartSize is the plan (planPartSize), fixed when the upload starts:
+	// a resumed upload keeps its part size and numbering whatever the
+	// configuration says now.
 	PartSize int64          `json:"part_size"`
 	Size     int64          `json:"size"`
 	Parts    map[int]string `json:"parts"` // part number → ETag, as the store answered
@@ -246,8 +371,9 @@ type multipart struct {
 	progress    vendors.Progress
 	sent        *atomic.Int64 // body bytes handed to the store, re-sends included
 
-	mu   sync.Mutex // guards st.Parts and journal writes
-	done atomic.Int64
+	mu           sync.Mutex // guards st.Parts, unjournalled and journal writes
+	unjournalled int        // parts done since the last journal write
+	done         atomic.Int64
 }
 
 func (m *multipart) parts() int {
@@ -268,7 +394,11 @@ func (m *multipart) run(ctx context.Context) error {
 		if err != nil {
 			return s3Err(op+": start multipart upload", err)
 		}
-		m.st.UploadID = aws.ToString(out.UploadId)
+		id := aws.ToString(out.UploadId)
+		if id == "" || len(id) > maxStoreID {
+			return vendors.E(vendors.Rejected, op+": start multipart upload", fmt.Sprintf("the store answered an upload id of %d bytes", len(id)))
+		}
+		m.st.UploadID = id
 		m.st.Parts = map[int]string{}
 		if err := m.j.Store(journalUpload, m.st); err != nil {
 			return err
@@ -345,7 +475,13 @@ feed:
 func (m *multipart) reconcile(ctx context.Context) error {
 	held := map[int]string{}
 	var marker *string
-	for {
+	// Every page must move past the last: a store that repeats a page
+	// would otherwise keep this loop going, and there are at most
+	// maxParts parts to list.
+	for page := 0; ; page++ {
+		if page > maxParts {
+			return vendors.E(vendors.Rejected, "realsee: upload: list parts", "the store's list of parts does not end")
+		}
 		out, err := m.s3.ListParts(ctx, &s3.ListPartsInput{
 			Bucket: &m.st.Storage.Bucket, Key: &m.st.Key, UploadId: &m.st.UploadID, PartNumberMarker: marker,
 		})
@@ -364,14 +500,19 @@ func (m *multipart) reconcile(ctx context.Context) error {
 		}
 		for _, p := range out.Parts {
 			n := int(aws.ToInt32(p.PartNumber))
-			if n >= 1 && n <= m.parts() && aws.ToInt64(p.Size) == m.partLen(n) {
-				held[n] = aws.ToString(p.ETag)
+			if etag := aws.ToString(p.ETag); n >= 1 && n <= m.parts() && aws.ToInt64(p.Size) == m.partLen(n) &&
+				etag != "" && len(etag) <= maxStoreID {
+				held[n] = etag
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) || out.NextPartNumberMarker == nil {
 			break
 		}
-		marker = out.NextPartNumberMarker
+		next := aws.ToString(out.NextPartNumberMarker)
+		if prev := aws.ToString(marker); next == prev || len(next) > 16 {
+			return vendors.E(vendors.Rejected, "realsee: upload: list parts", "the store's list of parts does not move on (part number marker "+strconv.Quote(next)+")")
+		}
+		marker = &next
 	}
 	m.mu.Lock()
 	m.st.Parts = held
@@ -414,6 +555,9 @@ func (m *multipart) uploadPart(ctx context.Context, n int) error {
 			return s3Err(fmt.Sprintf("realsee: upload part %d", n), err)
 		}
 		etag := aws.ToString(out.ETag)
+		if len(etag) > maxStoreID {
+			return vendors.E(vendors.Rejected, fmt.Sprintf("realsee: upload part %d", n), fmt.Sprintf("the store answered an ETag of %d bytes", len(etag)))
+		}
 		if sum := body.sum(); sum != "" && isMD5ETag(etag) && strings.Trim(etag, `"`) != sum {
 			if attempt < 2 {
 				continue
@@ -422,7 +566,15 @@ func (m *multipart) uploadPart(ctx context.Context, n int) error {
 		}
 		m.mu.Lock()
 		m.st.Parts[n] = etag
-		err = m.j.Store(journalUpload, m.st)
+		err = nil
+		// The journal is rewritten whole each time, so a write per part
+		// would cost O(parts²): at most ~1,000 writes per upload. Parts
+		// done but not journalled when the process stops are found again
+		// by reconcile (ListParts) on resume.
+		if m.unjournalled++; m.unjournalled >= max(1, m.parts()/1000) {
+			m.unjournalled = 0
+			err = m.j.Store(journalUpload, m.st)
+		}
 		m.mu.Unlock()
 		if err != nil {
 			return err
