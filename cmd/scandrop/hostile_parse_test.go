@@ -282,17 +282,16 @@ func TestHostileParseCheckMemory(t *testing.T) {
 	report(t, "scandrop check on %d hostile drops: peak RSS at most %d KiB (%s)", len(cases), worst, worstName)
 }
 
-// TestHostileStateFiles: a drop may bring a .scandrop/ of its own (one
-// moved back from failed/ to be retried does), so scandrop's journal and
-// owner file are read from outside too: multi-GB ones (sparse) are refused
-// unread, the daemon's memory stays small, and a good drop beside them
+// TestHostileStateFiles: a drop may bring a .scandrop/ of its own, and a
+// folder may be put into processing/ by hand, so scandrop's journal and
+// owner file are read from outside too. Multi-GB ones (sparse) are never
+// read into memory: in a drop from inbox/ they are set aside unread and the
+// job starts afresh; in processing/ the oversized journal is refused
+// unread. The daemon's memory stays small and a good drop beside them
 // still goes through.
 func TestHostileStateFiles(t *testing.T) {
 	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, maxJobs: 4})
-	d := r.start()
-	os.MkdirAll(r.path("inbox"), 0o755)
-	for _, state := range []string{"job.json", "owner"} {
-		name := "h-state-" + strings.TrimSuffix(state, ".json") + "-sparse-5GB"
+	sparseState := func(dst, state string) {
 		files := realseeFiles(t, 1, 0)
 		files[".scandrop/"+state] = []byte(`{"version":1}`)
 		staging := filepath.Join(r.watchDir, ".staging-state")
@@ -301,15 +300,38 @@ func TestHostileStateFiles(t *testing.T) {
 		if err := os.Truncate(filepath.Join(staging, ".scandrop", state), 5<<30); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Rename(staging, r.path("inbox", name)); err != nil {
+		if err := os.Rename(staging, dst); err != nil {
 			t.Fatal(err)
 		}
+	}
+	os.MkdirAll(r.path("processing"), 0o755)
+	sparseState(r.path("processing", "h-state-resume-sparse-5GB"), "job.json")
+	d := r.start()
+	os.MkdirAll(r.path("inbox"), 0o755)
+	var arrived []string
+	for _, state := range []string{"job.json", "owner"} {
+		name := "h-state-" + strings.TrimSuffix(state, ".json") + "-sparse-5GB"
+		sparseState(r.path("inbox", name), state)
+		arrived = append(arrived, name)
 	}
 	r.drop("good-realsee", realseeFiles(t, 2, 0))
 	if res, where := r.waitResult("good-realsee", 60*time.Second); where != "done" {
 		t.Fatalf("good drop: landed in %s: %+v", where, res.Error)
 	}
-	eventually(t, "the daemon to refuse the 5 GB journal", 30*time.Second, func() bool {
+	for _, name := range arrived {
+		if res, where := r.waitResult(name, 60*time.Second); where != "done" {
+			t.Errorf("%s: landed in %s: %+v", name, where, res.Error)
+		}
+		kept, _ := filepath.Glob(r.path("done", name, ".scandrop-arrived-*", "*"))
+		if len(kept) != 1 {
+			t.Errorf("%s: the arrived state was not kept aside: %v", name, kept)
+			continue
+		}
+		if fi, err := os.Stat(kept[0]); err != nil || fi.Size() != 5<<30 {
+			t.Errorf("%s: the arrived state file changed: %v %v", name, fi, err)
+		}
+	}
+	eventually(t, "the daemon to refuse the 5 GB journal in processing/", 30*time.Second, func() bool {
 		return strings.Contains(r.logText(), ".scandrop/job.json: file too large (5368709120 bytes, limit 16777216)")
 	})
 	if !d.alive() {
@@ -319,5 +341,5 @@ func TestHostileStateFiles(t *testing.T) {
 	if hwm <= 0 || hwm > hostileMemLimit {
 		t.Errorf("daemon peak RSS (VmHWM) %d KiB, limit %d KiB", hwm, hostileMemLimit)
 	}
-	report(t, "5 GB sparse .scandrop/job.json and owner in drops: refused unread; daemon peak RSS (VmHWM) %d KiB", hwm)
+	report(t, "5 GB sparse .scandrop/job.json and owner: set aside unread in drops, refused unread in processing/; daemon peak RSS (VmHWM) %d KiB", hwm)
 }
