@@ -10,6 +10,7 @@
 GO        ?= go
 TOOLS     := $(CURDIR)/.tools/bin
 VERSITYGW := $(TOOLS)/versitygw
+NAS_REPORT := $(CURDIR)/.tools/nas-tests.txt
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION   ?= dev
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
@@ -18,7 +19,9 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 test: tools test-deps
 	$(GO) vet ./...
-	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) test -race -count=1 -timeout 30m ./...
+	@rm -f $(NAS_REPORT)
+	SCANDROP_VERSITYGW=$(VERSITYGW) SCANDROP_NAS_REPORT=$(NAS_REPORT) $(GO) test -race -count=1 -timeout 30m ./...
+	@echo "NAS tests (Samba, FUSE):"; sed 's/^/  /' $(NAS_REPORT) 2>/dev/null || echo "  none ran"
 	$(MAKE) fuzz-smoke
 
 # Fuzz targets of the parsers of a drop's bytes, as package:target.

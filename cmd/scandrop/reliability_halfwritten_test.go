@@ -312,6 +312,42 @@ func (w smbWriter) rename(from, to string) time.Time {
 	return ctime(w.t, dst)
 }
 
+// reportNAS appends "<test>: ran" or "<test>: SKIPPED: <why>" to the file
+// $SCANDROP_NAS_REPORT when the test ends. `make test` prints that file, so
+// that a CI log shows whether the NAS tests ran, which `go test` without -v
+// does not say of a test that skipped.
+func reportNAS(t *testing.T) {
+	name := os.Getenv("SCANDROP_NAS_REPORT")
+	if name == "" {
+		return
+	}
+	t.Cleanup(func() {
+		line := t.Name() + ": ran\n"
+		if t.Skipped() {
+			why, _ := nasSkipped.Load(t.Name())
+			line = fmt.Sprintf("%s: SKIPPED: %v\n", t.Name(), why)
+		}
+		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Errorf("NAS report: %v", err)
+			return
+		}
+		defer f.Close()
+		f.WriteString(line)
+	})
+}
+
+// nasSkipped holds why each NAS test skipped, by test name, for reportNAS.
+var nasSkipped sync.Map
+
+// nasSkip skips a NAS test, saying why.
+func nasSkip(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	nasSkipped.Store(t.Name(), msg)
+	t.Skip(msg)
+}
+
 // nasProgram finds a program a NAS test drives — on PATH or in the sbin
 // folders, which not every PATH has — or skips the test naming it and the
 // Debian package that ships it. `make test` installs them where it can
@@ -327,7 +363,7 @@ func nasProgram(t *testing.T, test, name, pkg string) string {
 			return p
 		}
 	}
-	t.Skipf("%s test skipped: %s is not installed (run scripts/install-test-deps as root, or apt-get install %s)", test, name, pkg)
+	nasSkip(t, "%s test skipped: %s is not installed (run scripts/install-test-deps as root, or apt-get install %s)", test, name, pkg)
 	return ""
 }
 
@@ -337,7 +373,7 @@ func startSamba(t *testing.T, share string) int {
 	smbd := nasProgram(t, "Samba", "smbd", "samba")
 	nasProgram(t, "Samba", "smbclient", "smbclient")
 	if os.Geteuid() != 0 {
-		t.Skip("Samba test skipped: smbd needs root to serve a share as a forced user")
+		nasSkip(t, "Samba test skipped: smbd needs root to serve a share as a forced user")
 	}
 	dir := t.TempDir()
 	for _, d := range []string{"state", "lock", "private", "pid", "cache", "log", "state/ncalrpc"} {
@@ -381,7 +417,7 @@ func startSamba(t *testing.T, share string) int {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Skipf("Samba test skipped: cannot start smbd: %v", err)
+		nasSkip(t, "Samba test skipped: cannot start smbd: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -398,7 +434,7 @@ func startSamba(t *testing.T, share string) int {
 	for {
 		select {
 		case <-exited:
-			t.Skipf("Samba test skipped: smbd exited at start:\n%s", out.String())
+			nasSkip(t, "Samba test skipped: smbd exited at start:\n%s", out.String())
 		default:
 		}
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
@@ -406,13 +442,14 @@ func startSamba(t *testing.T, share string) int {
 			return port
 		}
 		if time.Now().After(deadline) {
-			t.Skipf("Samba test skipped: smbd did not listen within 15s:\n%s", out.String())
+			nasSkip(t, "Samba test skipped: smbd did not listen within 15s:\n%s", out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
 func TestReliabilityHalfWrittenSMB(t *testing.T) {
+	reportNAS(t)
 	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, settle: smbSettle, pollInterval: hwPoll})
 	os.MkdirAll(r.path("inbox"), 0o755)
 	port := startSamba(t, r.path("inbox"))
@@ -429,17 +466,17 @@ func mountBindfs(t *testing.T, src, mnt string) {
 	bindfs := nasProgram(t, "FUSE", "bindfs", "bindfs")
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
 	if err != nil {
-		t.Skipf("FUSE test skipped: /dev/fuse is not usable here: %v", err)
+		nasSkip(t, "FUSE test skipped: /dev/fuse is not usable here: %v", err)
 	}
 	f.Close()
 	unmount, err := exec.LookPath("fusermount3")
 	if err != nil {
 		if unmount, err = exec.LookPath("fusermount"); err != nil { // FUSE 2's name
-			t.Skip("FUSE test skipped: neither fusermount3 nor fusermount is installed (run scripts/install-test-deps as root, or apt-get install fuse3)")
+			nasSkip(t, "FUSE test skipped: neither fusermount3 nor fusermount is installed (run scripts/install-test-deps as root, or apt-get install fuse3)")
 		}
 	}
 	if out, err := exec.Command(bindfs, src, mnt).CombinedOutput(); err != nil {
-		t.Skipf("FUSE test skipped: bindfs cannot mount here: %v\n%s", err, out)
+		nasSkip(t, "FUSE test skipped: bindfs cannot mount here: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
 		for i := 0; i < 50; i++ {
@@ -453,6 +490,7 @@ func mountBindfs(t *testing.T, src, mnt string) {
 }
 
 func TestReliabilityHalfWrittenFUSEPoll(t *testing.T) {
+	reportNAS(t)
 	base := t.TempDir()
 	src, mnt := filepath.Join(base, "nas"), filepath.Join(base, "mnt")
 	os.MkdirAll(filepath.Join(src, "inbox"), 0o755)
