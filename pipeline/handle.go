@@ -53,6 +53,9 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 		return res, "", fmt.Errorf("moving %s to %s: %w", filepath.Base(jobDir), dest, err)
 	}
 	os.Remove(filepath.Join(to, StateDir, ownerFile))
+	if err := adoptMoved(root, dest, to); err != nil {
+		p.o.Logger.Warn("could not give the moved folder the watch folder's owner", "folder", filepath.Base(jobDir), "error", err)
+	}
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
 	p.o.Observer.Finished(filepath.Base(jobDir), res, to)
 	return res, to, nil

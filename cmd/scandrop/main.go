@@ -47,6 +47,9 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
+	if err := applyContainerEnv(os.Getenv); err != nil { // PUID, PGID, UMASK: container.go
+		os.Exit(exitCode(err, os.Stderr))
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
