@@ -36,7 +36,7 @@ import (
 //     binary in each; the binary is of the right OS and architecture,
 //     static, and carries the version, commit and time zones; the one for
 //     this machine runs `version`;
-//   - checksums.txt: every archive and package, with the right SHA-256;
+//   - checksums.txt: every archive, package and the image, with the right SHA-256;
 //   - .deb: unpacked (dpkg-deb -e/-x): the unit, the conffile, the
 //     maintainer scripts, the binary runs `version`; the unit passes
 //     `systemd-analyze verify`; installed, reinstalled and purged in a
@@ -284,7 +284,7 @@ func (d *release) checkChecksums(t *testing.T) {
 	entries, _ := os.ReadDir(d.dist)
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".zip") || strings.HasSuffix(n, ".deb") || strings.HasSuffix(n, ".rpm") {
+		if strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".zip") || strings.HasSuffix(n, ".deb") || strings.HasSuffix(n, ".rpm") || strings.HasSuffix(n, "_oci_image.tar") {
 			if !listed[n] {
 				t.Errorf("checksums.txt does not list %s", n)
 			}

@@ -26,6 +26,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -75,7 +76,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ociimage:", err)
 		os.Exit(1)
 	}
+	if *distDir != "" {
+		// checksums.txt covers the image too.
+		if err := appendChecksum(filepath.Join(*distDir, "checksums.txt"), *out); err != nil {
+			fmt.Fprintln(os.Stderr, "ociimage:", err)
+			os.Exit(1)
+		}
+	}
 	fmt.Println("ociimage: wrote", *out)
+}
+
+// appendChecksum adds file's line to goreleaser's checksums file, in its
+// format (sha256sum's).
+func appendChecksum(sums, file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(sums, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "%x  %s\n", sha256.Sum256(b), filepath.Base(file)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // imageBuild is the goreleaser build whose binaries go into the image.
@@ -218,7 +244,19 @@ func build(out, version, commit, date, certs string, bins []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if _, err := layout.Write(dir, idx); err != nil {
+	// index.json names the multi-platform image, so that loading it tags
+	// it: ref.name (OCI) is the tag, io.containerd.image.name (docker load,
+	// nerdctl, containerd) the whole reference. A tag cannot hold the "+"
+	// of a snapshot version.
+	tag := strings.ReplaceAll(version, "+", "-")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
+		"org.opencontainers.image.ref.name": tag,
+		"io.containerd.image.name":          "docker.io/library/scandrop:" + tag,
+	})); err != nil {
 		return err
 	}
 	return tarDir(dir, out, created)
