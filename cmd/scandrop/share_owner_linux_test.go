@@ -80,6 +80,8 @@ func checkShareOwned(t *testing.T, r *rig, env ...string) *daemonProc {
 	if where != "done" || !res.Success() {
 		t.Fatalf("landed in %s: %+v\n%s", where, res.Error, r.logText())
 	}
+	// result.json shows in done/ at the rename; the owners are fixed just after.
+	eventually(t, "the move logged", 30*time.Second, func() bool { return strings.Contains(r.logText(), `"msg":"moved"`) })
 	job := r.path("done", "owned")
 	wantOwned(t, r.path("done"), shareUID, shareGID, 0o750)
 	wantOwned(t, r.path("processing"), shareUID, shareGID, 0o750)
