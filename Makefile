@@ -56,12 +56,14 @@ GORELEASER := $(TOOLS)/goreleaser
 $(GORELEASER): tools/go.mod tools/go.sum
 	cd tools && GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2
 
+DIST_ENV := SCANDROP_COMMIT=$(shell git rev-parse HEAD 2>/dev/null) SCANDROP_SHORT_COMMIT=$(COMMIT) \
+	SCANDROP_DATE=$(DATE) SOURCE_DATE_EPOCH=$(shell git log -1 --format=%ct 2>/dev/null)
 dist: $(GORELEASER)
-	$(GORELEASER) release --snapshot --clean --skip=publish $(DIST_FLAGS)
-	cd tools && $(GO) run ./ociimage -dist $(CURDIR)/dist -date $(DATE)
+	$(DIST_ENV) $(GORELEASER) release --snapshot --clean --skip=publish $(DIST_FLAGS)
+	cd tools && $(DIST_ENV) $(GO) run ./ociimage -dist $(CURDIR)/dist
 
 # The full check of the release: every platform built, the .deb unpacked,
 # verified and installed into a throwaway root, the image run. `make test`
 # runs the cheap slice of the same test (linux/amd64 only).
 dist-test: $(GORELEASER)
-	SCANDROP_GORELEASER=$(GORELEASER) SCANDROP_DIST_FULL=1 $(GO) test -count=1 -timeout 30m -run 'TestDist' -v ./packaging/
+	$(DIST_ENV) SCANDROP_GORELEASER=$(GORELEASER) SCANDROP_DIST_FULL=1 $(GO) test -count=1 -timeout 30m -run 'TestDist' -v ./packaging/

@@ -82,7 +82,13 @@ func TestDist(t *testing.T) {
 	start := time.Now()
 	cmd := exec.Command(gr, "release", "--snapshot", "--clean", "--skip=publish", "--config", cfgPath)
 	cmd.Dir = repo
-	cmd.Env = os.Environ()
+	// As the Makefile does: the commit and its date from git (goreleaser
+	// reads them only in a clone with a remote).
+	commit := strings.TrimSpace(run(t, repo, "git", "rev-parse", "HEAD"))
+	date := strings.TrimSpace(run(t, repo, "git", "log", "-1", "--format=%cI"))
+	epoch := strings.TrimSpace(run(t, repo, "git", "log", "-1", "--format=%ct"))
+	cmd.Env = append(os.Environ(), "SCANDROP_COMMIT="+commit, "SCANDROP_SHORT_COMMIT="+commit[:7],
+		"SCANDROP_DATE="+date, "SOURCE_DATE_EPOCH="+epoch)
 	if !full {
 		cmd.Env = append(cmd.Env, "SCANDROP_DIST_SLICE=1")
 	}
@@ -90,16 +96,15 @@ func TestDist(t *testing.T) {
 		t.Fatalf("goreleaser: %v\n%s", err, out)
 	}
 	built := time.Since(start)
-	date := strings.TrimSpace(run(t, repo, "git", "log", "-1", "--format=%cI"))
-	run(t, filepath.Join(repo, "tools"), "go", "run", "./ociimage", "-dist", dist, "-date", date)
+	run(t, filepath.Join(repo, "tools"), "go", "run", "./ociimage", "-dist", dist, "-commit", commit, "-date", date)
 	t.Logf("goreleaser (full=%v): %s; with the image: %s", full, built.Round(time.Second), time.Since(start).Round(time.Second))
 
-	var meta struct{ Version, Commit string }
+	var meta struct{ Version string }
 	readJSON(t, filepath.Join(dist, "metadata.json"), &meta)
-	if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(meta.Commit) || meta.Version == "" {
-		t.Fatalf("metadata.json: %+v", meta)
+	if !strings.Contains(meta.Version, "-snapshot+"+commit[:7]) {
+		t.Fatalf("metadata.json: version %q, want a snapshot of %s", meta.Version, commit[:7])
 	}
-	d := &release{t: t, repo: repo, dist: dist, version: meta.Version, commit: meta.Commit}
+	d := &release{t: t, repo: repo, dist: dist, version: meta.Version, commit: commit}
 	entries, _ := os.ReadDir(dist)
 	for _, e := range entries {
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {

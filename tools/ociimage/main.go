@@ -55,17 +55,21 @@ func main() {
 	distDir := flag.String("dist", "", "goreleaser's dist directory: read its metadata.json and artifacts.json, write the image there")
 	out := flag.String("out", "", "the OCI layout tar archive to write")
 	version := flag.String("version", "dev", "image version label")
-	commit := flag.String("commit", "", "image revision label")
-	date := flag.String("date", "", "build date (RFC 3339); the layers' and config's time, for reproducible images")
+	commit := flag.String("commit", os.Getenv("SCANDROP_COMMIT"), "image revision label (default $SCANDROP_COMMIT, else from -dist)")
+	date := flag.String("date", os.Getenv("SCANDROP_DATE"), "build date (RFC 3339, default $SCANDROP_DATE); the layers' and config's time, for reproducible images")
 	certs := flag.String("ca-certificates", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to put in the image")
 	flag.Parse()
 	bins := flag.Args()
 	if *distDir != "" {
 		var err error
-		*out, *version, *commit, bins, err = fromDist(*distDir)
+		var metaCommit string
+		*out, *version, metaCommit, bins, err = fromDist(*distDir)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ociimage:", err)
 			os.Exit(1)
+		}
+		if *commit == "" {
+			*commit = metaCommit
 		}
 	}
 	if *out == "" || len(bins) == 0 {
