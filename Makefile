@@ -10,6 +10,7 @@
 GO        ?= go
 TOOLS     := $(CURDIR)/.tools/bin
 VERSITYGW := $(TOOLS)/versitygw
+GORELEASER := $(TOOLS)/goreleaser
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE      := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION   ?= dev
@@ -21,7 +22,7 @@ test: tools
 	$(GO) vet ./...
 	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) test -race -count=1 -timeout 30m ./...
 
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) $(GORELEASER)
 
 # The S3 server the tests upload to, pinned by tools/go.mod (a module of
 # its own, so its dependencies stay out of scandrop's) and installed once
@@ -51,7 +52,6 @@ bench: tools
 # The release (issue 11): goreleaser, pinned in tools/go.mod like versitygw,
 # in snapshot mode (nothing published), then the container image from the
 # linux binaries it built (tools/ociimage: no Docker daemon needed).
-GORELEASER := $(TOOLS)/goreleaser
 .PHONY: dist dist-test
 $(GORELEASER): tools/go.mod tools/go.sum
 	cd tools && GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2
