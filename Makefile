@@ -6,14 +6,19 @@
 #   make fuzz    every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m)
 #   make build   ./scandrop for this machine
 #   make cross   binaries for linux/amd64+arm64, windows/amd64, darwin/arm64 in dist/
+#   make dist    the release, offline, into dist/: archives for 7 platforms,
+#                .deb/.rpm, the OCI image, checksums (docs/install.md)
+#   make dist-test  make dist's artifacts built and checked (TestDist, all platforms)
 
 GO        ?= go
 TOOLS     := $(CURDIR)/.tools/bin
 VERSITYGW := $(TOOLS)/versitygw
+GORELEASER := $(TOOLS)/goreleaser
 NAS_REPORT := $(CURDIR)/.tools/nas-tests.txt
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE      := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION   ?= dev
-LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .PHONY: test build cross tools vet demo test-deps
 
@@ -46,7 +51,7 @@ fuzz-smoke fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel 2 "$${t%%:*}"; \
 	done
 
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) $(GORELEASER)
 
 # The system programs the NAS tests drive (Samba, bindfs): installed with
 # apt-get when missing and root; otherwise those tests skip, saying why.
@@ -78,3 +83,22 @@ demo:
 .PHONY: bench
 bench: tools
 	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) run ./cmd/scandrop-bench $(BENCH_FLAGS)
+
+# The release (issue 11): goreleaser, pinned in tools/go.mod like versitygw,
+# in snapshot mode (nothing published), then the container image from the
+# linux binaries it built (tools/ociimage: no Docker daemon needed).
+.PHONY: dist dist-test
+$(GORELEASER): tools/go.mod tools/go.sum
+	cd tools && GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2
+
+DIST_ENV := SCANDROP_COMMIT=$(shell git rev-parse HEAD 2>/dev/null) SCANDROP_SHORT_COMMIT=$(COMMIT) \
+	SCANDROP_DATE=$(DATE) SOURCE_DATE_EPOCH=$(shell git log -1 --format=%ct 2>/dev/null)
+dist: $(GORELEASER)
+	$(DIST_ENV) $(GORELEASER) release --snapshot --clean --skip=publish $(DIST_FLAGS)
+	cd tools && $(DIST_ENV) $(GO) run ./ociimage -dist $(CURDIR)/dist
+
+# The full check of the release: every platform built, the .deb unpacked,
+# verified and installed into a throwaway root, the image run. `make test`
+# runs the cheap slice of the same test (linux/amd64 only).
+dist-test: $(GORELEASER)
+	$(DIST_ENV) SCANDROP_GORELEASER=$(GORELEASER) SCANDROP_DIST_FULL=1 $(GO) test -count=1 -timeout 30m -run 'TestDist' -v ./packaging/

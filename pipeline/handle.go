@@ -90,6 +90,9 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 			p.o.Logger.Warn("cannot rewrite result.json", "folder", filepath.Base(to), "error", err)
 		}
 	}
+	if err := adoptMoved(root, dest, to); err != nil {
+		p.o.Logger.Warn("could not give the moved folder the watch folder's owner", "folder", filepath.Base(jobDir), "error", err)
+	}
 	p.o.Logger.Info("moved", "folder", filepath.Base(jobDir), "to", to)
 	p.o.Observer.Finished(filepath.Base(jobDir), res, to)
 	return res, to, nil

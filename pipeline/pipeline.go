@@ -163,6 +163,9 @@ func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result
 	if err := j.Update(func(r *Record) { r.Result, r.Stage, r.StageAt = res, stageDone, res.FinishedAt }); err != nil {
 		return nil, err
 	}
+	if err := adoptJob(dir); err != nil {
+		log.Warn("could not give the job's files the drop folder's owner", "error", err)
+	}
 	if res.Success() {
 		log.Info("job succeeded", "vendor", res.Vendor, "vr_url", res.VRURL, "assets", len(res.Assets))
 	} else {

@@ -28,7 +28,8 @@ func TestCrossCompile(t *testing.T) {
 	}
 }
 
-// `scandrop version` carries the commit the Makefile passes with -X.
+// `scandrop version` carries the version, commit and date the Makefile
+// (and goreleaser) pass with -X.
 func TestVersionCommit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -37,14 +38,14 @@ func TestVersionCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`LDFLAGS\s*:=.*-X main\.commit=\$\(COMMIT\)`).Match(mk) || !regexp.MustCompile(`-X main\.version=\$\(VERSION\)`).Match(mk) {
-		t.Error("the Makefile does not pass -X main.commit and main.version")
+	if !regexp.MustCompile(`LDFLAGS\s*:=.*-X main\.commit=\$\(COMMIT\)`).Match(mk) || !regexp.MustCompile(`-X main\.version=\$\(VERSION\)`).Match(mk) || !regexp.MustCompile(`-X main\.date=\$\(DATE\)`).Match(mk) {
+		t.Error("the Makefile does not pass -X main.commit, main.version and main.date")
 	}
 	bin := filepath.Join(t.TempDir(), "scandrop")
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v1.2.3 -X main.commit=0123abcd", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v1.2.3 -X main.commit=0123abcd -X main.date=2026-01-02T03:04:05Z", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -52,7 +53,7 @@ func TestVersionCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "scandrop v1.2.3 (commit 0123abcd, " + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+	want := "scandrop v1.2.3 (commit 0123abcd, built 2026-01-02T03:04:05Z, " + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
 	if string(out) != want {
 		t.Errorf("version: %q, want %q", out, want)
 	}

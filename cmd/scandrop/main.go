@@ -59,6 +59,9 @@ type errTaken struct{ msg string }
 func (e errTaken) Error() string { return e.msg }
 
 func main() {
+	if err := applyContainerEnv(os.Getenv); err != nil { // PUID, PGID, UMASK: container.go
+		os.Exit(exitCode(err, os.Stderr))
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -323,6 +323,9 @@ func (j *Job) Finish(ctx context.Context, jr vendors.Journal, st *vendors.Status
 	if err := os.MkdirAll(filepath.Join(j.dir, "assets"), 0o755); err != nil {
 		return vendors.E(vendors.Other, op, err)
 	}
+	if err := dropfs.Adopt(j.dir, filepath.Join(j.dir, "assets")); err != nil { // the drop's owner, the umask's mode
+		return vendors.E(vendors.Other, op, err)
+	}
 	keys := make([]string, 0, len(st.Assets))
 	for k := range st.Assets {
 		keys = append(keys, k)
@@ -399,6 +402,9 @@ func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
 		return 0, vendors.E(vendors.Transient, "", fmt.Errorf("GET %s: got %d of %d bytes", req.URL.Path, n, resp.ContentLength))
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return 0, vendors.E(vendors.Other, "", err)
+	}
+	if err := dropfs.Adopt(j.dir, dst); err != nil { // the drop's owner, the umask's mode
 		return 0, vendors.E(vendors.Other, "", err)
 	}
 	return n, nil
