@@ -38,6 +38,11 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Daemons that drop privileges (PUID/PGID) must still read the CA
+	// file below, as the system's certificates are readable by all.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		panic(err)
+	}
 	binPath = filepath.Join(dir, "scandrop")
 	// Every daemon started here trusts the Aholo fake's upload service
 	// (HTTPS, as in production), as an operator would a private CA.
