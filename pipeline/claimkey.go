@@ -36,8 +36,9 @@ func LoadClaimKey(stateDir string, log *slog.Logger) []byte {
 	key, err := loadClaimKey(stateDir)
 	if err == nil {
 		if fi, err := os.Stat(filepath.Join(stateDir, ClaimKeyFile)); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("risky setting: the claim key can be read by other users, who could then forge journals that scandrop trusts",
-				"file", filepath.Join(stateDir, ClaimKeyFile), "mode", fi.Mode().Perm().String(), "fix", "chmod 600 "+filepath.Join(stateDir, ClaimKeyFile))
+			log.Warn("risky setting", "key", "state_dir",
+				"problem", filepath.Join(stateDir, ClaimKeyFile)+" (mode "+fi.Mode().Perm().String()+") can be read by other users, who could then forge journals that scandrop trusts",
+				"fix", "chmod 600 "+filepath.Join(stateDir, ClaimKeyFile))
 		}
 		return key
 	}
@@ -124,11 +125,24 @@ func createClaimKey(dir, name string) error {
 // (without its MAC): the claim (which folder, when), the vendor ids, the
 // stage and every vendor's journalled state. Only a scandrop holding key
 // can make a record whose MAC verifies.
+//
+// It is computed over the record's JSON after one trip through the file
+// format (encode, decode, encode), so that the record as saved and the
+// record as read back give the same bytes: encoding is lossy (a name that
+// is not UTF-8 comes back with U+FFFD in it), and a second trip changes
+// nothing.
 func journalMAC(key []byte, r *Record) (string, error) {
 	c := *r
 	c.MAC = ""
 	b, err := json.Marshal(&c)
 	if err != nil {
+		return "", err
+	}
+	var back Record
+	if err := json.Unmarshal(b, &back); err != nil {
+		return "", err
+	}
+	if b, err = json.Marshal(&back); err != nil {
 		return "", err
 	}
 	h := hmac.New(sha256.New, key)

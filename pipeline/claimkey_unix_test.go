@@ -210,6 +210,11 @@ func TestClaimKeyFile(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(m) != 0 {
 		t.Errorf("left behind: %v", m)
 	}
+	// A key others can read is used, with a warning and the fix.
+	os.Chmod(filepath.Join(dir, ClaimKeyFile), 0o644)
+	if !bytes.Equal(LoadClaimKey(dir, log), key) || !strings.Contains(logs.String(), "risky setting") || !strings.Contains(logs.String(), "chmod 600") {
+		t.Errorf("a readable key: %s", logs.String())
+	}
 }
 
 // A state folder that cannot be made, or a damaged key, gives an in-memory
@@ -235,5 +240,44 @@ func TestClaimKeyUnusable(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(damaged, ClaimKeyFile)); string(b) != "short" {
 		t.Error("the damaged key file was overwritten")
+	}
+}
+
+// The MAC is computed over the record as saved and checked over the record
+// as read back: it must survive the round trip through the file for every
+// kind of content a journal holds (vendor state with HTML characters and
+// odd spacing, results with problems and assets, names that are not
+// UTF-8, times in other zones).
+func TestJournalMACRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd \xff <&> name")
+	os.MkdirAll(dir, 0o755)
+	p := quietPipeline()
+	j, err := p.openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := time.FixedZone("X", 5*3600+1800)
+	if err := j.Store("v.state", json.RawMessage(`{ "url" : "https://h/x?a=1&b=<2>", "n": 1e3, "f": 0.1, "s": "\u00e9\ud83d\ude00" }`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Update(func(r *Record) {
+		now := time.Date(2026, 12, 1, 10, 0, 0, 123456789, zone)
+		r.Folder, r.StartedAt, r.StageAt, r.Claim = filepath.Base(dir), now, now.UTC(), newClaim(dir, now)
+		r.IDs = vendors.IDs{"task_code": "T<1>&"}
+		r.Result = &Result{Status: "failed", VRURL: "https://x/?a&b", Assets: map[string]string{"ply": "https://c/a.ply", "spz": "https://c/a.spz"},
+			Error: &ResultError{Stage: StageValidate, Kind: "invalid", Message: "bad \u202e name", Problems: vendors.Problems{{File: "images/\xfe.jpg", Message: "m"}}}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ReadRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signedBy(p.o.ClaimKey, rec) {
+		b, _ := os.ReadFile(filepath.Join(dir, StateDir, journalFile))
+		t.Fatalf("the journal as read back does not verify:\n%s", b)
+	}
+	if _, why := p.ownJournal(dir); why != "" {
+		t.Errorf("not kept: %s", why)
 	}
 }

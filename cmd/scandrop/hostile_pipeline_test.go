@@ -939,3 +939,41 @@ func TestHostileArrivedForgedClaimAholo(t *testing.T) {
 		report(t, "class 5: aholo forged claim (%s): set aside, new project from its own photos", c.what)
 	}
 }
+
+// TestHostileArrivedMovedBackAholo is the control of the Aholo forges: an
+// Aholo job of this installation that timed out, moved back from failed/
+// to inbox/, keeps its signed journal and checks its own project again
+// (no second create, no second upload).
+func TestHostileArrivedMovedBackAholo(t *testing.T) {
+	r := newRig(t, rigOptions{aholo: &aholotest.Options{}, aholoTimeout: 1500 * time.Millisecond})
+	r.ah.HoldTasks(true)
+	r.start()
+	files := map[string][]byte{"recon.yaml": []byte("scene: model\n")}
+	for i := 0; i < 2; i++ {
+		files[fmt.Sprintf("photos/%03d.jpg", i)] = smallJPEG(t, 64, 48, 1000+i)
+	}
+	r.drop("slow", files)
+	res, where := r.waitResult("slow", 60*time.Second)
+	if where != "failed" || res.Error == nil || res.Error.Kind != "timeout" || res.VendorIDs["project_id"] == "" {
+		t.Fatalf("landed in %s: %+v %+v", where, res.Error, res.VendorIDs)
+	}
+	project, bytesBefore := res.VendorIDs["project_id"], r.ah.BytesReceived()
+	r.ah.HoldTasks(false)
+	if err := os.Rename(r.path("failed", "slow"), r.path("inbox", "slow")); err != nil {
+		t.Fatal(err)
+	}
+	res, where = r.waitResult("slow", 60*time.Second)
+	if where != "done" || !res.Success() || res.VendorIDs["project_id"] != project {
+		t.Fatalf("moved back: landed in %s: %+v %+v, want project %s", where, res.Error, res.VendorIDs, project)
+	}
+	if n := r.ah.Creates(); n != 1 {
+		t.Errorf("%d projects created, want 1: the retry must check the project it has", n)
+	}
+	if got := r.ah.BytesReceived() - bytesBefore; got != 0 {
+		t.Errorf("%d bytes uploaded again", got)
+	}
+	if kept := globOne(r.path("done", "slow"), ".scandrop-arrived-*"); len(kept) != 0 {
+		t.Errorf("its own journal was set aside: %v", kept)
+	}
+	report(t, "class 5 (control): an Aholo job moved back from failed/ keeps its signed journal and its project")
+}
