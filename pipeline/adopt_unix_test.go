@@ -56,7 +56,7 @@ func TestAdoptKeepsOnlyItsOwnFolder(t *testing.T) {
 	if err := os.Rename(a, moved); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.adopt(moved, true); err != nil {
+	if _, err := p.adopt(moved, true); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := filepath.Glob(filepath.Join(moved, ".scandrop-arrived-*")); len(m) != 0 {
@@ -67,7 +67,7 @@ func TestAdoptKeepsOnlyItsOwnFolder(t *testing.T) {
 	writeFile(t, filepath.Join(copied, StateDir, journalFile), string(b))
 	r, _ := os.ReadFile(filepath.Join(moved, ResultFile))
 	writeFile(t, filepath.Join(copied, ResultFile), string(r))
-	if err := p.adopt(copied, true); err != nil {
+	if _, err := p.adopt(copied, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, pat := range []string{StateDir + "-arrived-*", "result.arrived-*.json"} {

@@ -37,7 +37,8 @@ const (
 // UnmovableError) stays in processing/ with a result.json that says why,
 // and moves once the cause is gone.
 func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Result, string, error) {
-	if err := p.adopt(jobDir, fresh); err != nil {
+	j, err := p.adopt(jobDir, fresh)
+	if err != nil {
 		return nil, "", err
 	}
 	if err := p.own(jobDir); err != nil {
@@ -47,7 +48,13 @@ func (p *Pipeline) Handle(ctx context.Context, jobDir string, fresh bool) (*Resu
 	hb, stop := context.WithCancel(ctx)
 	beating := make(chan struct{})
 	go func() { defer close(beating); p.heartbeat(hb, jobDir) }()
-	res, err := p.Process(ctx, jobDir, fresh)
+	if j == nil {
+		j, err = p.openJournal(jobDir)
+	}
+	var res *Result
+	if err == nil {
+		res, err = p.process(ctx, j, jobDir, fresh)
+	}
 	stop()
 	<-beating
 	// Whatever happens next, give the job up: an unfinished one is then
@@ -256,7 +263,7 @@ const StageMove = "move"
 // the cause is the same.
 func (p *Pipeline) moveRefused(jobDir string, res *Result, ue *UnmovableError) (*Result, string, error) {
 	name := filepath.Base(jobDir)
-	j, err := OpenJournal(jobDir)
+	j, err := p.openJournal(jobDir)
 	if err != nil {
 		return res, "", err
 	}
@@ -291,7 +298,7 @@ func (p *Pipeline) clearRefusal(dir string, res *Result) error {
 	if err := writeResult(dir, res); err != nil {
 		return err
 	}
-	j, err := OpenJournal(dir)
+	j, err := p.openJournal(dir)
 	if err != nil {
 		return err
 	}
@@ -299,41 +306,46 @@ func (p *Pipeline) clearRefusal(dir string, res *Result) error {
 }
 
 // adopt looks at the scandrop state a folder just claimed from inbox/
-// carries. A journal is scandrop's own only if its claim names this very
-// folder: a job moved back from failed/ (or done/) by rename, which then
-// retries keeping what is safe to keep. Anything else — a .scandrop copied
-// from another job, a damaged or half journal, one that is a file or a
-// symlink, a whole processing/ folder from another machine — arrived with
-// the drop: it is renamed aside to .scandrop-arrived-<time> (never
+// carries. A journal is scandrop's own only if this installation signed it
+// (its MAC verifies under the claim key, see LoadClaimKey) and its claim
+// names this very folder (device, inode and birth time): a job moved back
+// from failed/ (or done/) by rename, which then retries keeping what is
+// safe to keep. Anything else — a journal forged with the folder's own
+// device and inode, a genuine journal copied from another job or edited, a
+// damaged or half journal, one that is a file or a symlink, a whole
+// processing/ folder from another machine or another installation — arrived
+// with the drop: it is renamed aside to .scandrop-arrived-<time> (never
 // deleted, never read again), together with a result.json that came with
-// it, and the job starts afresh, uploading its own files.
+// it, and the job starts afresh, uploading its own files. A journal kept is
+// returned, to be run as verified; otherwise adopt returns nil.
 //
 // A job resumed from processing/ (not fresh) is scandrop's own by how it
 // got there; only state scandrop never writes — a .scandrop or job.json
 // that is not a plain folder or file — is set aside then too, in case the
 // resume raced the claim (another daemon's scan for orphans).
-func (p *Pipeline) adopt(jobDir string, fresh bool) error {
+func (p *Pipeline) adopt(jobDir string, fresh bool) (*Journal, error) {
 	state := filepath.Join(jobDir, StateDir)
 	fi, err := os.Lstat(state)
 	why := ""
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if !fresh {
-			return nil
+			return nil, nil
 		}
 	case err != nil:
-		return err
+		return nil, err
 	case !fi.IsDir():
 		why = StateDir + " is not a folder (" + fi.Mode().Type().String() + ")"
 	case !fresh:
 		if jf, err := os.Lstat(filepath.Join(state, journalFile)); err != nil || jf.Mode().IsRegular() {
-			return nil
+			return nil, nil
 		}
 		why = journalFile + " is not a regular file"
 	default:
-		why = foreignJournal(jobDir)
+		var j *Journal
+		j, why = p.ownJournal(jobDir)
 		if why == "" {
-			return nil // ours: a retry
+			return j, nil // ours: a retry
 		}
 	}
 	stamp := p.o.Clock.Now().UTC().Format("20060102T150405Z")
@@ -341,7 +353,7 @@ func (p *Pipeline) adopt(jobDir string, fresh bool) error {
 	if fi != nil {
 		kept, err := setAside(state, StateDir+"-arrived-"+stamp, "")
 		if err != nil {
-			return fmt.Errorf("setting aside the %s that arrived with the drop: %w", StateDir, err)
+			return nil, fmt.Errorf("setting aside the %s that arrived with the drop: %w", StateDir, err)
 		}
 		log.Warn("the drop carried scandrop state that this scandrop did not write for it; kept aside, not used: the job starts afresh", "reason", why, "kept_as", filepath.Base(kept))
 	}
@@ -349,38 +361,43 @@ func (p *Pipeline) adopt(jobDir string, fresh bool) error {
 	if _, err := os.Lstat(res); err == nil {
 		kept, err := setAside(res, "result.arrived-"+stamp, ".json")
 		if err != nil {
-			return fmt.Errorf("setting aside the %s that arrived with the drop: %w", ResultFile, err)
+			return nil, fmt.Errorf("setting aside the %s that arrived with the drop: %w", ResultFile, err)
 		}
 		log.Warn("the drop carried a result.json that this scandrop did not write; kept aside, not used", "kept_as", filepath.Base(kept))
 	}
-	return nil
+	return nil, nil
 }
 
-// foreignJournal says why the journal in jobDir is not this folder's own,
-// or "" if it is.
-func foreignJournal(jobDir string) string {
+// ownJournal opens the journal in jobDir if it is this folder's own,
+// written by this installation; otherwise it says why not.
+func (p *Pipeline) ownJournal(jobDir string) (*Journal, string) {
 	name := filepath.Join(jobDir, StateDir, journalFile)
 	fi, err := os.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "no journal in it"
+		return nil, "no journal in it"
 	case err != nil:
-		return err.Error()
+		return nil, err.Error()
 	case !fi.Mode().IsRegular():
-		return journalFile + " is not a regular file"
+		return nil, journalFile + " is not a regular file"
 	case fi.Size() > maxJournal:
-		return journalFile + " is too large to be a journal"
+		return nil, journalFile + " is too large to be a journal"
 	}
-	rec, err := ReadRecord(jobDir)
-	switch {
-	case err != nil:
-		return err.Error()
+	j, err := p.openJournal(jobDir)
+	if err != nil {
+		return nil, err.Error()
+	}
+	switch rec := j.Record(); {
+	case rec.MAC == "":
+		return nil, "its journal is not signed (written by a scandrop without a claim key, or by someone else)"
+	case !signedBy(p.o.ClaimKey, &rec):
+		return nil, "its journal's signature does not verify: forged or altered, or written by another scandrop installation (another " + ClaimKeyFile + ")"
 	case rec.Claim == nil:
-		return "its journal records no claim"
+		return nil, "its journal records no claim"
 	case !rec.Claim.names(jobDir):
-		return "its journal was written for another folder (a copy, not this folder moved back)"
+		return nil, "its journal was written for another folder (a copy, not this folder moved back)"
 	}
-	return ""
+	return j, ""
 }
 
 // setAside renames path to a free name built from base and ext beside it.

@@ -68,6 +68,13 @@ type Record struct {
 	// MoveRefused is why the finished job cannot move to done/ or failed/
 	// (an UnmovableError); it then waits in processing/.
 	MoveRefused string `json:"move_refused,omitempty"`
+
+	// MAC is the HMAC-SHA256 of the rest of the record under this
+	// installation's claim key (see LoadClaimKey), renewed at every save.
+	// A journal that arrives in inbox/ is kept only with a MAC that
+	// verifies: anything a drop can read about its folder (device, inode,
+	// birth time) it can also forge, but not the MAC.
+	MAC string `json:"mac,omitempty"`
 }
 
 // Claim identifies one claim of one folder: what a copy of the folder
@@ -77,6 +84,9 @@ type Claim struct {
 	At  time.Time `json:"at"`
 	Dev uint64    `json:"dev,omitempty"` // the folder's device and inode,
 	Ino uint64    `json:"ino,omitempty"` // where the OS has them
+	// Btime is the folder's birth time (ns), where the OS has it: a folder
+	// created anew that reuses a deleted one's inode has another.
+	Btime int64 `json:"btime,omitempty"`
 }
 
 // newClaim makes the claim of the folder dir.
@@ -85,6 +95,7 @@ func newClaim(dir string, now time.Time) *Claim {
 	rand.Read(raw[:])
 	c := &Claim{ID: hex.EncodeToString(raw[:]), At: now}
 	c.Dev, c.Ino, _ = folderID(dir)
+	c.Btime = birthTime(dir)
 	return c
 }
 
@@ -93,7 +104,7 @@ func newClaim(dir string, now time.Time) *Claim {
 // folder identity, no claim names a folder that arrives.
 func (c *Claim) names(dir string) bool {
 	dev, ino, ok := folderID(dir)
-	return ok && c != nil && c.Ino != 0 && c.Dev == dev && c.Ino == ino
+	return ok && c != nil && c.Ino != 0 && c.Dev == dev && c.Ino == ino && c.Btime == birthTime(dir)
 }
 
 // Journal is a job's record on disk, written atomically: a crash leaves
@@ -102,6 +113,7 @@ func (c *Claim) names(dir string) bool {
 type Journal struct {
 	dir   string // the job folder
 	crash func(point string)
+	key   []byte // signs every save (Record.MAC); nil: saved unsigned
 
 	mu  sync.Mutex
 	rec Record
@@ -210,6 +222,14 @@ func (j *Journal) Store(key string, v any) error {
 }
 
 func (j *Journal) save() error {
+	j.rec.MAC = ""
+	if j.key != nil {
+		mac, err := journalMAC(j.key, &j.rec)
+		if err != nil {
+			return err
+		}
+		j.rec.MAC = mac
+	}
 	b, err := json.MarshalIndent(&j.rec, "", "  ")
 	if err != nil {
 		return err

@@ -51,6 +51,10 @@ type Options struct {
 	// without the job getting further before it is quarantined in failed/
 	// (kind "crash"); default 3.
 	CrashLimit int
+	// ClaimKey signs every journal this Pipeline writes, so that a journal
+	// arriving in inbox/ is resumed only if this installation wrote it;
+	// see LoadClaimKey. Default: a random key held in memory.
+	ClaimKey []byte
 }
 
 // Pipeline runs jobs. It is safe for concurrent use.
@@ -84,10 +88,23 @@ func New(o Options) *Pipeline {
 	if o.CrashLimit <= 0 {
 		o.CrashLimit = 3
 	}
+	if len(o.ClaimKey) == 0 {
+		o.ClaimKey = newClaimKey()
+	}
 	for _, v := range o.Vendors {
 		o.Markers[v.Marker()] = v.Name()
 	}
 	return &Pipeline{o: o}
+}
+
+// openJournal opens the journal of dir, signing what it saves.
+func (p *Pipeline) openJournal(dir string) (*Journal, error) {
+	j, err := OpenJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	j.crash, j.key = p.o.Crash, p.o.ClaimKey
+	return j, nil
 }
 
 // Process runs the job folder dir to its end and writes dir/result.json.
@@ -98,13 +115,19 @@ func New(o Options) *Pipeline {
 // keeping what is safe to keep (package checksums; the task ids of a task
 // that timed out, which may still finish).
 func (p *Pipeline) Process(ctx context.Context, dir string, retry bool) (*Result, error) {
-	name := filepath.Base(dir)
-	log := p.o.Logger.With("folder", name)
-	j, err := OpenJournal(dir)
+	j, err := p.openJournal(dir)
 	if err != nil {
 		return nil, err
 	}
-	j.crash = p.o.Crash
+	return p.process(ctx, j, dir, retry)
+}
+
+// process is Process with the job's journal already open (Handle opens it
+// when it verifies a journal that arrived, so that what runs is what was
+// verified, not what the folder holds a moment later).
+func (p *Pipeline) process(ctx context.Context, j *Journal, dir string, retry bool) (*Result, error) {
+	name := filepath.Base(dir)
+	log := p.o.Logger.With("folder", name)
 	rec := j.Record()
 	if rec.Result != nil {
 		if !retry {

@@ -78,6 +78,7 @@ func newPipeline(cfg *config.Config, w world, log *slog.Logger, obs pipeline.Obs
 	return pipeline.New(pipeline.Options{
 		Vendors: vs, Settings: settings, Markers: markers, Clock: w.clock, Logger: log, Observer: obs,
 		Crash: crashHook(), CrashLimit: cfg.CrashLimit,
+		ClaimKey: pipeline.LoadClaimKey(cfg.StateDirectory(), log),
 	})
 }
 

@@ -70,6 +70,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Aholo = &config.Aholo{Endpoint: ah.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
 		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute)}
 	cfg.SetDefaults()
+	// The demo's jobs are its own: its claim key stays with them, not in
+	// the user's state folder.
+	if cfg.StateDir, err = os.MkdirTemp("", "scandrop-demo-state-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(cfg.StateDir)
 
 	fmt.Fprintf(stdout, "scandrop demo — offline: fake Realsee and Aholo APIs and an S3 store run in this process\n")
 	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)

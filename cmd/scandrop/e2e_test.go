@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("SSL_CERT_FILE", ca)
+	// Daemons whose config names no state_dir keep their claim key here,
+	// never in the home folder of whoever runs the tests.
+	os.Setenv("STATE_DIRECTORY", filepath.Join(dir, "state"))
 	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building scandrop: %v\n%s", err, out)
@@ -108,6 +111,7 @@ func (h *harness) writeConfig(extra string) {
     poll_interval: 200ms
     settle: 600ms
 max_jobs: 4
+state_dir: state
 log:
   level: debug
 realsee:

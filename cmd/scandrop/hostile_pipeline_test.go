@@ -18,6 +18,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -750,4 +752,228 @@ func TestHostileArrivedStateAholo(t *testing.T) {
 		}
 		report(t, "class 5: aholo drop with %s: new project from its own photos, journal kept aside", c.what)
 	}
+}
+
+// forgedClaim is what a drop can learn about its own folder and write into
+// a journal: its device, inode and birth time (statx), as the red team's
+// forge.py did with stat.
+func forgedClaim(t testing.TB, dir string) *pipeline.Claim {
+	t.Helper()
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
+		t.Fatal(err)
+	}
+	c := &pipeline.Claim{ID: "0123456789abcdef", At: time.Now().UTC(), Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		c.Btime = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
+	}
+	if c.Dev != devOf(t, dir) {
+		t.Fatalf("statx device %d, stat device %d", c.Dev, devOf(t, dir))
+	}
+	return c
+}
+
+// writeForged writes rec, its claim naming dir itself, as dir's journal.
+func writeForged(t testing.TB, dir string, rec pipeline.Record) {
+	t.Helper()
+	rec.Claim = forgedClaim(t, dir)
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	os.MkdirAll(filepath.Join(dir, ".scandrop"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, ".scandrop", "job.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostileArrivedForgedClaim: the red team's D1. A drop stats its own
+// folder and writes a journal whose claim names it (device, inode, even
+// birth time): at stage wait polling another project's task, finished with
+// a success result and a phishing link, signed with a made-up MAC, or a
+// genuine journal of another job re-targeted at this folder (its MAC then
+// no longer verifies). None is this installation's: each is set aside, the
+// job submits itself afresh with its own images and gets its own link.
+// The controls, a job of this installation moved back from failed/ keeping
+// its task, are TestE2ETimeoutThenRetry and TestHostilePoisonQuarantine.
+func TestHostileArrivedForgedClaim(t *testing.T) {
+	r := newRig(t, rigOptions{realsee: &realseetest.Options{}})
+	r.start()
+	orig := hostileDrop(t, "victim", 300)
+	r.drop("victim", orig)
+	victim := r.mustOwnJob(t, "victim", orig, "")
+	victimRec := readRecord(t, r.path("done", "victim"))
+	now := time.Now().UTC()
+	waiting := func(ids map[string]string) pipeline.Record {
+		return pipeline.Record{Version: 1, Vendor: "realsee", Attempt: 1, StartedAt: now, Stage: "wait", StageAt: now,
+			Submit: "created", SubmittedAt: now, WaitSince: now, IDs: ids}
+	}
+	cases := []struct {
+		name, what string
+		forge      func(dir string)
+	}{
+		{"forged-wait-victim", "stage wait polling the victim's task", func(dir string) {
+			writeForged(t, dir, waiting(victimRec.IDs))
+		}},
+		{"forged-wait-other", "stage wait polling an unknown tenant's task", func(dir string) {
+			writeForged(t, dir, waiting(map[string]string{"task_code": "OTHER-TENANT", "project_id": "pano-x"}))
+		}},
+		{"forged-done", "finished, with a success result and a phishing link", func(dir string) {
+			rec := waiting(map[string]string{"task_code": "EVIL"})
+			rec.Stage = "done"
+			rec.Result = &pipeline.Result{Status: "success", Vendor: "realsee", VRURL: "https://evil.example/phish", VendorIDs: rec.IDs}
+			writeForged(t, dir, rec)
+		}},
+		{"forged-mac", "stage wait with a made-up MAC", func(dir string) {
+			rec := waiting(victimRec.IDs)
+			rec.MAC = strings.Repeat("ab", 32)
+			writeForged(t, dir, rec)
+		}},
+		{"retargeted-genuine", "the victim's genuine signed journal, its claim changed to this folder", func(dir string) {
+			rec := readRecord(t, r.path("done", "victim"))
+			rec.Result, rec.Stage = nil, "wait"
+			writeForged(t, dir, rec)
+		}},
+	}
+	for i, c := range cases {
+		r.dropWith(c.name, hostileDrop(t, c.name, 400+10*i), c.forge)
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			files := hostileDrop(t, c.name, 400+10*i)
+			res := r.mustOwnJob(t, c.name, files, victim.VRURL)
+			if tc := res.VendorIDs["task_code"]; tc == victim.VendorIDs["task_code"] || tc == "OTHER-TENANT" || tc == "EVIL" {
+				t.Errorf("the result names the forged task %s", tc)
+			}
+			if res.VRURL == "https://evil.example/phish" {
+				t.Error("the forged result's link was kept")
+			}
+			dir := r.path("done", c.name)
+			if kept := globOne(dir, ".scandrop-arrived-*"); len(kept) != 1 {
+				t.Errorf("the forged journal was not kept aside: %v", kept)
+			}
+			if rec := readRecord(t, dir); rec.Attempt != 1 || rec.Claim == nil || rec.Claim.ID == "0123456789abcdef" || rec.MAC == "" {
+				t.Errorf("the journal is not a fresh signed one of this folder: attempt %d claim %+v mac %q", rec.Attempt, rec.Claim, rec.MAC)
+			}
+			report(t, "class 5: forged claim (%s): set aside, own submit, own images, own link", c.what)
+		})
+	}
+	if strings.Contains(r.logText(), `"msg":"resuming job"`) {
+		t.Error("a forged journal was resumed")
+	}
+}
+
+// TestHostileArrivedForgedClaimAholo: the red team's Aholo forges, claim
+// naming the folder itself: stage wait on another project's id (which
+// would download that project's assets into the drop), and upload records
+// whose URLs point at another tenant's files (create-3d-recon would be
+// sent with them, the drop's own photos never uploaded). Both are set
+// aside: one new project from the drop's own photos.
+func TestHostileArrivedForgedClaimAholo(t *testing.T) {
+	r := newRig(t, rigOptions{aholo: &aholotest.Options{}, extraConfig: "  download_assets: true\n"})
+	r.start()
+	photos := func(seed int) map[string][]byte {
+		files := map[string][]byte{"recon.yaml": []byte("scene: model\n")}
+		for i := 0; i < 2; i++ {
+			files[fmt.Sprintf("photos/%03d.jpg", i)] = smallJPEG(t, 64, 48, seed+i)
+		}
+		return files
+	}
+	victim := photos(800)
+	r.drop("victim", victim)
+	victimRes, where := r.waitResult("victim", 60*time.Second)
+	if where != "done" || !victimRes.Success() {
+		t.Fatalf("victim landed in %s: %+v", where, victimRes.Error)
+	}
+	now := time.Now().UTC()
+	for i, c := range []struct {
+		name, what string
+		rec        func(files map[string][]byte) pipeline.Record
+	}{
+		{"aholo-forged-project", "stage wait on the victim's project", func(map[string][]byte) pipeline.Record {
+			return pipeline.Record{Version: 1, Vendor: "aholo", Attempt: 1, StartedAt: now, Stage: "wait", StageAt: now,
+				Submit: "created", SubmittedAt: now, WaitSince: now, IDs: victimRes.VendorIDs}
+		}},
+		{"aholo-forged-urls", "upload records with another tenant's URLs", func(files map[string][]byte) pipeline.Record {
+			ups := map[string]any{}
+			for name, b := range files {
+				if strings.HasPrefix(name, "photos/") {
+					sum := md5.Sum(b)
+					ups[name] = map[string]any{"md5": hex.EncodeToString(sum[:]), "size": len(b), "url": "https://other-tenant.example/private/" + name}
+				}
+			}
+			raw, _ := json.Marshal(ups)
+			return pipeline.Record{Version: 1, Vendor: "aholo", Attempt: 1, StartedAt: now, Stage: "upload", StageAt: now,
+				VendorState: map[string]json.RawMessage{"aholo.uploads": raw}}
+		}},
+	} {
+		before, bytesBefore := r.ah.Creates(), r.ah.BytesReceived()
+		files := photos(900 + 10*i)
+		r.dropWith(c.name, files, func(dir string) { writeForged(t, dir, c.rec(files)) })
+		res, where := r.waitResult(c.name, 60*time.Second)
+		if where != "done" || !res.Success() {
+			t.Fatalf("%s landed in %s: %+v", c.name, where, res.Error)
+		}
+		if res.VendorIDs["project_id"] == "" || res.VendorIDs["project_id"] == victimRes.VendorIDs["project_id"] {
+			t.Errorf("%s: project %q is not its own (the victim's is %q)", c.name, res.VendorIDs["project_id"], victimRes.VendorIDs["project_id"])
+		}
+		if fmt.Sprint(res.Assets) == fmt.Sprint(victimRes.Assets) {
+			t.Errorf("%s: the assets are the victim's", c.name)
+		}
+		if got := r.ah.Creates() - before; got != 1 {
+			t.Errorf("%s: %d projects created, want 1", c.name, got)
+		}
+		var n int64
+		for k, v := range files {
+			if strings.HasPrefix(k, "photos/") {
+				n += int64(len(v))
+			}
+		}
+		if got := r.ah.BytesReceived() - bytesBefore; got < n {
+			t.Errorf("%s: %d bytes uploaded, less than its %d bytes of photos", c.name, got, n)
+		}
+		dir := r.path("done", c.name)
+		if kept := globOne(dir, ".scandrop-arrived-*"); len(kept) != 1 {
+			t.Errorf("%s: the forged journal was not kept aside: %v", c.name, kept)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, ".scandrop", "job.json")); bytes.Contains(b, []byte("other-tenant.example")) {
+			t.Errorf("%s: the journal still holds the forged URLs", c.name)
+		}
+		report(t, "class 5: aholo forged claim (%s): set aside, new project from its own photos", c.what)
+	}
+}
+
+// TestHostileArrivedMovedBackAholo is the control of the Aholo forges: an
+// Aholo job of this installation that timed out, moved back from failed/
+// to inbox/, keeps its signed journal and checks its own project again
+// (no second create, no second upload).
+func TestHostileArrivedMovedBackAholo(t *testing.T) {
+	r := newRig(t, rigOptions{aholo: &aholotest.Options{}, aholoTimeout: 1500 * time.Millisecond})
+	r.ah.HoldTasks(true)
+	r.start()
+	files := map[string][]byte{"recon.yaml": []byte("scene: model\n")}
+	for i := 0; i < 2; i++ {
+		files[fmt.Sprintf("photos/%03d.jpg", i)] = smallJPEG(t, 64, 48, 1000+i)
+	}
+	r.drop("slow", files)
+	res, where := r.waitResult("slow", 60*time.Second)
+	if where != "failed" || res.Error == nil || res.Error.Kind != "timeout" || res.VendorIDs["project_id"] == "" {
+		t.Fatalf("landed in %s: %+v %+v", where, res.Error, res.VendorIDs)
+	}
+	project, bytesBefore := res.VendorIDs["project_id"], r.ah.BytesReceived()
+	r.ah.HoldTasks(false)
+	if err := os.Rename(r.path("failed", "slow"), r.path("inbox", "slow")); err != nil {
+		t.Fatal(err)
+	}
+	res, where = r.waitResult("slow", 60*time.Second)
+	if where != "done" || !res.Success() || res.VendorIDs["project_id"] != project {
+		t.Fatalf("moved back: landed in %s: %+v %+v, want project %s", where, res.Error, res.VendorIDs, project)
+	}
+	if n := r.ah.Creates(); n != 1 {
+		t.Errorf("%d projects created, want 1: the retry must check the project it has", n)
+	}
+	if got := r.ah.BytesReceived() - bytesBefore; got != 0 {
+		t.Errorf("%d bytes uploaded again", got)
+	}
+	if kept := globOne(r.path("done", "slow"), ".scandrop-arrived-*"); len(kept) != 0 {
+		t.Errorf("its own journal was set aside: %v", kept)
+	}
+	report(t, "class 5 (control): an Aholo job moved back from failed/ keeps its signed journal and its project")
 }

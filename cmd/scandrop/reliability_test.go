@@ -173,8 +173,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	r.cfgPath = filepath.Join(r.root, "config.yaml")
 
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "watches:\n  - dir: %s\n    mode: %s\n    poll_interval: %s\n    settle: %s\nmax_jobs: %d\nlog:\n  level: %s\n",
-		r.watchDir, o.mode, o.pollInterval, o.settle, o.maxJobs, o.logLevel)
+	// Every daemon of the rig shares one claim key, outside the watch.
+	fmt.Fprintf(&cfg, "watches:\n  - dir: %s\n    mode: %s\n    poll_interval: %s\n    settle: %s\nmax_jobs: %d\nstate_dir: %s\nlog:\n  level: %s\n",
+		r.watchDir, o.mode, o.pollInterval, o.settle, o.maxJobs, filepath.Join(r.root, "state"), o.logLevel)
 	if o.realsee != nil {
 		gopts := *o.realsee
 		gopts.AppKey, gopts.AppSecret = relRealseeKey, relRealseeSecret

@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -45,6 +47,19 @@ type Config struct {
 	// further, before the job is moved to failed/ (kind "crash") so that the
 	// other jobs go on. Default 3; at least 1.
 	CrashLimit int `yaml:"crash_limit"`
+
+	// StateDir is scandrop's own private folder, holding claim.key: the key
+	// that signs job journals, so that a job moved back from failed/ to
+	// inbox/ resumes its task only on the installation that ran it (a
+	// journal arriving any other way is set aside). Created (0700) if
+	// missing. Optional; default (see StateDirectory) $STATE_DIRECTORY when
+	// systemd sets it (StateDirectory=scandrop), else the user's config
+	// folder + /scandrop (~/.config/scandrop, %AppData%\scandrop). A
+	// relative path resolves against the config file's folder. It must not
+	// be inside a watch dir: whoever can read the key can forge journals.
+	// Two daemons sharing watch folders resume each other's moved-back jobs
+	// only when they share the key: point both at one private folder.
+	StateDir string `yaml:"state_dir"`
 
 	// Log configures the daemon's log.
 	Log Log `yaml:"log"`
@@ -418,6 +433,24 @@ func (c *Config) setDefaults(explicit func(path string) bool) {
 			cm.Timeout = defaultCommandTimeout
 		}
 	}
+}
+
+// StateDirectory returns the folder for scandrop's state: StateDir if
+// set, else $STATE_DIRECTORY (its first entry), else the user's config
+// folder + /scandrop; "" if none of these exists.
+func (c *Config) StateDirectory() string {
+	if c.StateDir != "" {
+		return c.StateDir
+	}
+	if v := os.Getenv("STATE_DIRECTORY"); v != "" {
+		if first, _, _ := strings.Cut(v, string(os.PathListSeparator)); filepath.IsAbs(first) {
+			return first
+		}
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "scandrop")
+	}
+	return ""
 }
 
 // Default returns a configuration with every default applied, no watches and

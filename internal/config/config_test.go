@@ -66,7 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"unknown top-level key",
 			minimal + "watch: x\n",
-			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"unknown key in section",
@@ -81,12 +81,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			"Path is not a key",
 			minimal + "path: /x\n",
-			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"keys are case-sensitive",
 			minimal + "Max_Jobs: 3\n",
-			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"duplicate key",
@@ -313,7 +313,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"keys are not expanded",
 			minimal + "${KEY}: 1\n",
-			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, crash_limit, log, realsee, aholo, http, notify)`},
+			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify)`},
 		},
 		{
 			"a key that is not a name",
@@ -594,5 +594,42 @@ func TestDefault(t *testing.T) {
 	p.Aholo.AppKey, p.Aholo.AppSecret, p.Aholo.AppUID = "", "", ""
 	if !reflect.DeepEqual(p.Realsee, c.Realsee) || !reflect.DeepEqual(p.Aholo, c.Aholo) {
 		t.Errorf("parsed %+v %+v\nby hand %+v %+v", p.Realsee, p.Aholo, c.Realsee, c.Aholo)
+	}
+}
+
+func TestStateDir(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	c, err := ParseEnv([]byte(minimal+"state_dir: state\n"), path, envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "state"); c.StateDir != want || c.StateDirectory() != want {
+		t.Errorf("state_dir %q (%q), want %q resolved against the config's folder", c.StateDir, c.StateDirectory(), want)
+	}
+
+	// Inside a watch dir, drops could read the key.
+	for _, sd := range []string{"/srv/scans", "/srv/scans/inbox/.state", "/srv/scans/state"} {
+		_, err = ParseEnv([]byte(minimal+"state_dir: "+sd+"\n"), path, envMap(nil))
+		wantLines(t, err, path, dir, []string{"{file}:3: state_dir: " + sd + " is inside watches[0].dir /srv/scans, where drops could read the claim key and forge journals; use a private folder outside every watch"})
+	}
+	if _, err := ParseEnv([]byte(minimal+"state_dir: /srv/scans-state\n"), path, envMap(nil)); err != nil {
+		t.Errorf("a sibling of the watch dir: %v", err)
+	}
+
+	// The default: systemd's StateDirectory=, else the user's config folder.
+	c, err = ParseEnv([]byte(minimal), path, envMap(nil))
+	if err != nil || c.StateDir != "" {
+		t.Fatalf("default state_dir %q, %v", c.StateDir, err)
+	}
+	t.Setenv("STATE_DIRECTORY", "/var/lib/scandrop:/var/lib/other")
+	if got := c.StateDirectory(); got != "/var/lib/scandrop" {
+		t.Errorf("with STATE_DIRECTORY: %q", got)
+	}
+	t.Setenv("STATE_DIRECTORY", "")
+	if ucd, err := os.UserConfigDir(); err == nil {
+		if got := c.StateDirectory(); got != filepath.Join(ucd, "scandrop") {
+			t.Errorf("without STATE_DIRECTORY: %q", got)
+		}
 	}
 }

@@ -27,6 +27,14 @@ func (d *decoder) resolve(c *Config, base string) {
 			w.Dir = absPath(base, w.Dir)
 		}
 	}
+	if c.StateDir != "" {
+		if msg := driveRelative(c.StateDir); msg != "" {
+			d.report("state_dir", "state_dir: "+msg)
+			d.bad["state_dir"] = true
+		} else {
+			c.StateDir = absPath(base, c.StateDir)
+		}
+	}
 	if r := c.Realsee; r != nil {
 		r.Endpoint = strings.TrimRight(r.Endpoint, "/")
 		d.secretFile("realsee", &r.AppSecret, &r.AppSecretFile, base)
@@ -84,6 +92,12 @@ func driveRelative(p string) string {
 		return fmt.Sprintf("%q is relative to the current folder of drive %s; write %s\\%s", p, v, v, p[len(v):])
 	}
 	return ""
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(sameDirKey(dir), sameDirKey(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // sameDirKey is the key under which two watch dirs count as the same: file
@@ -194,6 +208,13 @@ func (c *Config) validate(report func(path, msg string)) {
 	}
 	atLeast("max_jobs", c.MaxJobs, 1)
 	atLeast("crash_limit", c.CrashLimit, 1)
+	if c.StateDir != "" {
+		for i, w := range c.Watches {
+			if w.Dir != "" && within(c.StateDir, w.Dir) {
+				reportf("state_dir", "state_dir: %s is inside watches[%d].dir %s, where drops could read the claim key and forge journals; use a private folder outside every watch", c.StateDir, i, w.Dir)
+			}
+		}
+	}
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 
