@@ -118,8 +118,8 @@ type Watcher struct {
 	// refusedSaid is when each refused name was last warned about, for
 	// refusalQuiet; only touched by the Run goroutine, under mu.
 	refusedSaid map[string]time.Time
-	pass    uint64 // observation pass, only touched by the Run goroutine
-	rescans uint64 // full rescans, likewise
+	pass        uint64 // observation pass, only touched by the Run goroutine
+	rescans     uint64 // full rescans, likewise
 }
 
 // folder is what the watcher knows about one candidate in inbox/.
