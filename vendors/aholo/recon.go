@@ -220,7 +220,7 @@ const maxName = 200
 // recon.yaml gives none.
 func checkFolderName(ps *vendors.Problems, folder string) {
 	if err := textsafe.CheckField(folder, maxName); err != nil {
-		ps.Add(Marker, "the folder's name, sent as the project name since name: is not set, %v: rename the folder, or set name:", err)
+		ps.Add(Marker, "the folder's name, sent as the project name since name: is not set, %v by renaming the folder, or set name:", err)
 	}
 }
 
@@ -432,7 +432,7 @@ func usable(names []string, ps *vendors.Problems) []string {
 		}
 		folded[strings.ToLower(n)] = n
 		if err := textsafe.CheckField(n, maxResourceName); err != nil {
-			ps.Add(n, "the name, sent to Aholo, %v; rename the file", err)
+			ps.Add(n, "the name, sent to Aholo, %v by renaming the file", err)
 			continue
 		}
 		out = append(out, n)

@@ -386,7 +386,7 @@ func checkProjectName(ps *vendors.Problems, name, folder string) {
 		return
 	}
 	if err := textsafe.CheckField(folder, maxProjectName); err != nil {
-		ps.Add(ManifestName, "the folder's name, sent as the project name since project_name is not set, %s: rename the folder, or set project_name", err)
+		ps.Add(ManifestName, "the folder's name, sent as the project name since project_name is not set, %s by renaming the folder, or set project_name", err)
 	}
 }
 
