@@ -114,7 +114,7 @@ func limitsCases(t testing.TB) []limitsCase {
 		{name: "l-recon-name-bidi", files: withName(`x\u202Eyz`), file: "recon.yaml:1", want: []string{`name has the character \u202e`}},
 		{name: "l-resource-name-bidi", files: map[string][]byte{"recon.yaml": nil, "photos/001.jpg": photo, "photos/a\u202egpj.jpg": photo}, file: "photos/a", want: []string{`the name, sent to Aholo, has the character \u202e`}},
 		// D7: folders that are symlinks out of the drop.
-		{name: "l-realsee-images-symlink", files: map[string][]byte{"manifest.json": manifestWith(scans("pano-00"))}, links: []string{"images"}, file: "images", want: []string{"images/ is a symlink; scandrop does not follow links out of a drop; copy the images in"}},
+		{name: "l-realsee-images-symlink", files: map[string][]byte{"manifest.json": manifestWith(scans("pano-00"))}, links: []string{"images"}, file: "images/pano-00.jpg", want: []string{"images/ is a symlink; scandrop does not follow links out of a drop; copy the images in"}},
 		{name: "l-aholo-photos-symlink", files: map[string][]byte{"recon.yaml": nil}, links: []string{"photos"}, file: "photos", want: []string{"photos/ is a symlink; scandrop does not follow links out of a drop"}},
 		{name: "l-aholo-pattern-through-symlink", files: map[string][]byte{"recon.yaml": []byte("resources: [photos/*.jpg, shots/*.jpg]\n"), "photos/001.jpg": photo}, links: []string{"shots"}, file: "shots", want: []string{"shots/ is a symlink"}},
 	}

@@ -431,6 +431,10 @@ func usable(names []string, ps *vendors.Problems) []string {
 			continue
 		}
 		folded[strings.ToLower(n)] = n
+		if dropfs.CheckName(n) != nil {
+			out = append(out, n) // probe says what is wrong with it
+			continue
+		}
 		if err := textsafe.CheckField(n, maxResourceName); err != nil {
 			ps.Add(n, "the name, sent to Aholo, %v by renaming the file", err)
 			continue

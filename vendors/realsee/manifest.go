@@ -147,7 +147,9 @@ func validate(dir string) (*drop, error) {
 		}
 		folded[strings.ToLower(s.ID)] = i
 		if linked {
-			continue // said once for images/
+			// Named with each scan's image, which is what is missing.
+			ps.Add("images/"+s.ID+".jpg", "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in")
+			continue
 		}
 
 		want := "images/" + s.ID + ".jpg"
@@ -311,8 +313,7 @@ func checkID(id string) error {
 // .jpg or .jpeg extension in any case, sorted, for drops made on
 // case-insensitive systems. Two files whose names differ only in case are
 // a problem: a case-insensitive share keeps one of them. linked reports
-// an images/ that is a symlink, which is a problem too: scandrop reads
-// nothing through a link.
+// an images/ that is a symlink, through which scandrop reads nothing.
 func imageListing(dir string, ps *vendors.Problems) (listing map[string][]string, linked bool) {
 	listing = map[string][]string{}
 	fi, err := os.Lstat(filepath.Join(dir, "images"))
@@ -320,7 +321,6 @@ func imageListing(dir string, ps *vendors.Problems) (listing map[string][]string
 		return listing, false
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		ps.Add("images", "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in")
 		return listing, true
 	}
 	if !fi.IsDir() {

@@ -144,7 +144,7 @@ func TestValidateBad(t *testing.T) {
 			if err := os.Symlink(outside, filepath.Join(dir, "images")); err != nil {
 				t.Skip("no symlinks here")
 			}
-		}, file: "images", want: "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in"},
+		}, file: "images/secret.jpg", want: "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in"},
 		{name: "manifest is a directory", setup: func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "manifest.json"), 0o755)
 		}, file: "manifest.json", want: "directory"},
