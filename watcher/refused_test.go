@@ -110,3 +110,44 @@ func TestRefusedEntriesSaidOnce(t *testing.T) {
 		t.Errorf("Inspect: %d refused entries, want 3: %+v", refused, st)
 	}
 }
+
+// An entry flipping between a folder and a symlink (or a FIFO) is warned
+// about once per name within refusalQuiet, however often it flips; another
+// name gets its own line, and the same name is said again after the window.
+func TestRefusedFlipSaidOncePerWindow(t *testing.T) {
+	root := t.TempDir()
+	var logs lockedBuf
+	w, err := New(Options{Dir: root, Mode: ModePoll, PollInterval: time.Second, Settle: time.Second,
+		Markers: []string{"manifest.json"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w.now = func() time.Time { return now }
+	count := func(name string) int { return strings.Count(logs.String(), "entry="+InboxDir+"/"+name+"\n") }
+
+	for i := 0; i < 6; i++ { // symlink, folder, FIFO, folder, symlink, folder...
+		switch i % 4 {
+		case 0:
+			w.noteRefused(map[string]string{"flip": "a symlink"})
+		case 2:
+			w.noteRefused(map[string]string{"flip": "a named pipe"})
+		default:
+			w.noteRefused(map[string]string{}) // a folder: not refused
+		}
+		now = now.Add(2 * time.Second)
+	}
+	if n := count("flip"); n != 1 {
+		t.Errorf("flip: warned %d times within the window, want once\n%s", n, logs.String())
+	}
+	w.noteRefused(map[string]string{"flip": "a symlink", "other": "a symlink"})
+	if n := count("other"); n != 1 {
+		t.Errorf("other: warned %d times, want once\n%s", n, logs.String())
+	}
+	now = now.Add(refusalQuiet)
+	w.noteRefused(map[string]string{})
+	w.noteRefused(map[string]string{"flip": "a symlink"})
+	if n := count("flip"); n != 2 {
+		t.Errorf("flip: warned %d times after the window, want twice\n%s", n, logs.String())
+	}
+}

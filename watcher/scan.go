@@ -126,16 +126,38 @@ func (w *Watcher) scan(ctx context.Context, r *runner, full bool) error {
 	return nil
 }
 
+// refusalQuiet is how long a refused entry's name is not warned about
+// again. An entry that flips between a folder and a symlink (a sync tool
+// replacing it, or someone trying) would otherwise log a WARN at every
+// flip; one line per name per window says it, and a different name still
+// gets its own line.
+const refusalQuiet = 10 * time.Minute
+
 // noteRefused records the refused entries of this scan of inbox/, warning
-// once about each new one (or one whose reason changed, such as a symlink
-// replaced by a FIFO of the same name), and forgets those gone.
+// about each new one (or one whose reason changed, such as a symlink
+// replaced by a FIFO of the same name) unless its name was warned about
+// within refusalQuiet, and forgets those gone.
 func (w *Watcher) noteRefused(now map[string]string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for name, why := range now {
-		if w.refused[name] != why {
-			w.log.Warn("inbox entry refused: "+why, "entry", InboxDir+"/"+name)
+	t := w.now()
+	if w.refusedSaid == nil {
+		w.refusedSaid = make(map[string]time.Time)
+	}
+	for name, said := range w.refusedSaid {
+		if t.Sub(said) >= refusalQuiet {
+			delete(w.refusedSaid, name) // bounded by the names seen in one window
 		}
+	}
+	for name, why := range now {
+		if w.refused[name] == why {
+			continue
+		}
+		if _, recent := w.refusedSaid[name]; recent {
+			continue
+		}
+		w.log.Warn("inbox entry refused: "+why, "entry", InboxDir+"/"+name)
+		w.refusedSaid[name] = t
 	}
 	w.refused = now
 }

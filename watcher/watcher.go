@@ -115,8 +115,11 @@ type Watcher struct {
 	// refused are the inbox/ entries that can never be drops (symlinks,
 	// FIFOs, sockets, devices), by name, with why (see refusal).
 	refused map[string]string
-	pass    uint64 // observation pass, only touched by the Run goroutine
-	rescans uint64 // full rescans, likewise
+	// refusedSaid is when each refused name was last warned about, for
+	// refusalQuiet; only touched by the Run goroutine, under mu.
+	refusedSaid map[string]time.Time
+	pass        uint64 // observation pass, only touched by the Run goroutine
+	rescans     uint64 // full rescans, likewise
 }
 
 // folder is what the watcher knows about one candidate in inbox/.

@@ -123,3 +123,30 @@ func TestEscapeJSON(t *testing.T) {
 		t.Errorf("EscapeJSON changed the meaning: %s → %q (%v)", got, back["name"], err)
 	}
 }
+
+func TestCheckField(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		says string // "" = fit
+	}{
+		{"nave-{{timestamp}}", ""},
+		{"中殿 项目　一 👩‍👩‍👧", ""}, // ideographic space and an emoji joined by ZWJ
+		{"a\x1b[31mred", `\x1b (character 2)`},
+		{"bell\a", `\a`},
+		{"rtl\u202eevil", `\u202e`},
+		{"iso\u2066x", `\u2066`},
+		{"c1\u0085", `\u0085`},
+		{"line\u2028sep", `\u2028`},
+		{"bad\xff", `\xff`},
+		{strings.Repeat("é", 201), "201 characters long, over the limit of 200"},
+		{strings.Repeat("é", 200), ""},
+	} {
+		err := CheckField(c.s, 200)
+		switch {
+		case c.says == "" && err != nil:
+			t.Errorf("%q: %v", c.s, err)
+		case c.says != "" && (err == nil || !strings.Contains(err.Error(), c.says)):
+			t.Errorf("%q: %v, want it to say %s", c.s, err, c.says)
+		}
+	}
+}

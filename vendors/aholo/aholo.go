@@ -167,11 +167,11 @@ func (v *Vendor) Open(ctx context.Context, dir string) (vendors.Job, error) {
 	r, rps := parseRecon(data, folder)
 	ps.Merge(rps)
 
-	names, err := listFiles(dir)
+	names, links, err := listFiles(dir)
 	if err != nil {
 		return nil, vendors.E(vendors.Invalid, op, fmt.Errorf("listing %s: %w", folder, err))
 	}
-	selected := selectResources(&r, names, &ps)
+	selected := selectResources(&r, names, links, &ps)
 	j := &Job{v: v, dir: dir, recon: r,
 		log: v.cfg.Logger.With("folder", folder, "vendor", "aholo")}
 	for _, name := range selected {

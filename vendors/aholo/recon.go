@@ -11,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/vendors/dropfs"
@@ -103,11 +103,13 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 		return r, ps
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return r, nil // an empty marker: every default
+		checkFolderName(&ps, folder)
+		return r, ps // an empty marker: every default
 	}
 	root := doc.Content[0]
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return r, nil
+		checkFolderName(&ps, folder)
+		return r, ps
 	}
 	if root.Kind != yaml.MappingNode {
 		ps.Add(at(root.Line), "expected settings as \"key: value\" lines, found %s", describe(root))
@@ -115,6 +117,7 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 	}
 
 	seen := map[string]int{}
+	named := false // a name: was given (valid or not)
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		key := k.Value
@@ -133,15 +136,13 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 			if !ok {
 				break
 			}
+			named = true
 			s = strings.TrimSpace(s)
-			switch {
-			case s == "":
+			if s == "" {
 				ps.Add(at(v.Line), "name: empty; remove the key to use the folder name")
-			case strings.ContainsFunc(s, unicode.IsControl):
-				ps.Add(at(v.Line), "name: %q has control characters", s)
-			case len([]rune(s)) > 200:
-				ps.Add(at(v.Line), "name: longer than 200 characters")
-			default:
+			} else if err := textsafe.CheckField(s, maxName); err != nil {
+				ps.Add(at(v.Line), "name %v", err)
+			} else {
 				r.Name = s
 			}
 		case "scene":
@@ -205,7 +206,22 @@ func parseRecon(data []byte, folder string) (recon, vendors.Problems) {
 			ps.Add(at(k.Line), "unknown key %q; known keys: name, scene, quality, access, panorama, upload_sog, cover, resources, download_assets", key)
 		}
 	}
+	if !named {
+		checkFolderName(&ps, folder)
+	}
 	return r, ps
+}
+
+// maxName bounds the project name sent to Aholo (name:, or the folder's
+// name). The document states no limit; a project's name is a title.
+const maxName = 200
+
+// checkFolderName checks the folder's name, sent as the project name when
+// recon.yaml gives none.
+func checkFolderName(ps *vendors.Problems, folder string) {
+	if err := textsafe.CheckField(folder, maxName); err != nil {
+		ps.Add(Marker, "the folder's name, sent as the project name since name: is not set, %v by renaming the folder, or set name:", err)
+	}
 }
 
 // maxErrorSearch bounds the bytes yamlErrorLine parses in all, so that a
@@ -283,10 +299,11 @@ func boolean(ps *vendors.Problems, at func(int) string, key string, v *yaml.Node
 // listFiles returns the slash-separated names of every entry under dir that
 // is not a directory, hidden and temporary ones (and everything under a
 // hidden directory) left out, sorted. Symlinks are listed so that selecting
-// one yields a clear problem rather than silence.
-func listFiles(dir string) ([]string, error) {
-	var names []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// one yields a clear problem rather than silence. links are the symlinks
+// to folders among them: files behind them are not read (a drop is read
+// without leaving it), and a drop that means them is told so.
+func listFiles(dir string) (names, links []string, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -307,28 +324,46 @@ func listFiles(dir string) ([]string, error) {
 			return err
 		}
 		names = append(names, filepath.ToSlash(rel))
+		if d.Type()&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				links = append(links, filepath.ToSlash(rel))
+			}
+		}
 		return nil
 	})
 	slices.Sort(names)
-	return names, err
+	slices.Sort(links)
+	return names, links, err
 }
 
+// maxResourceName bounds a resource's name, its path in the drop, which
+// is sent to Aholo. The document states no limit (its example is
+// "input.jpg"); a path of a few folders deep fits many times over.
+const maxResourceName = 1024
+
 // selectResources applies the patterns (nil: every image and video) to the
-// folder's files.
-func selectResources(r *recon, files []string, ps *vendors.Problems) []string {
+// folder's files. A symlinked folder the selection would look into (any,
+// without patterns) is named, as are selected names that differ only in
+// case (one file on a case-insensitive share) and names Aholo must not be
+// sent; none of those is selected.
+func selectResources(r *recon, files, links []string, ps *vendors.Problems) []string {
+	for _, l := range links {
+		if r.Patterns == nil || slices.ContainsFunc(r.Patterns, func(p string) bool { return through(p, l) }) {
+			ps.Add(l, "%s/ is a symlink; scandrop does not follow links out of a drop; copy the files in", l)
+		}
+	}
+	var out []string
 	if r.Patterns == nil {
-		var out []string
 		for _, f := range files {
 			if _, ok := media.KindOf(f); ok {
 				out = append(out, f)
 			}
 		}
-		if len(out) == 0 {
+		if len(out) == 0 && len(links) == 0 {
 			ps.Add("", "no images (jpg, jpeg, png) or videos (mp4, mov) in the folder; add the captures, or list them under resources: in %s", Marker)
 		}
-		return out
+		return usable(out, ps)
 	}
-	var out []string
 	seen := map[string]bool{}
 	for i, pat := range r.Patterns {
 		// A wildcard takes only images and videos (images/* skips a
@@ -350,8 +385,61 @@ func selectResources(r *recon, files []string, ps *vendors.Problems) []string {
 			}
 		}
 		if matched == 0 {
-			ps.Add(Marker+":"+strconv.Itoa(r.patternLines[i]), "resources: %q matches no file", pat)
+			at := Marker + ":" + strconv.Itoa(r.patternLines[i])
+			if f, ok := caseMatch(pat, files); ok {
+				ps.Add(at, "resources: %q matches no file; %s differs only in case (patterns match case exactly); write the pattern as the files are named", pat, f)
+			} else {
+				ps.Add(at, "resources: %q matches no file", pat)
+			}
 		}
+	}
+	return usable(out, ps)
+}
+
+// through reports whether pattern p looks into (or names) the folder link:
+// some leading elements of p match link.
+func through(p, link string) bool {
+	elems := strings.Split(p, "/")
+	for k := 1; k <= len(elems); k++ {
+		if ok, _ := path.Match(strings.Join(elems[:k], "/"), link); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// caseMatch returns a file pattern pat would match if case were ignored.
+func caseMatch(pat string, files []string) (string, bool) {
+	lp := strings.ToLower(pat)
+	for _, f := range files {
+		if ok, _ := path.Match(lp, strings.ToLower(f)); ok && f != Marker {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// usable keeps the selected names that can be sent to Aholo: no two that
+// differ only in case, none with control characters or bidi controls,
+// none over maxResourceName.
+func usable(names []string, ps *vendors.Problems) []string {
+	out := names[:0:0]
+	folded := map[string]string{}
+	for _, n := range names {
+		if prev, dup := folded[strings.ToLower(n)]; dup {
+			ps.Add(n, "differs only in case from %s; on case-insensitive systems they are one file; keep one", prev)
+			continue
+		}
+		folded[strings.ToLower(n)] = n
+		if dropfs.CheckName(n) != nil {
+			out = append(out, n) // probe says what is wrong with it
+			continue
+		}
+		if err := textsafe.CheckField(n, maxResourceName); err != nil {
+			ps.Add(n, "the name, sent to Aholo, %v by renaming the file", err)
+			continue
+		}
+		out = append(out, n)
 	}
 	return out
 }

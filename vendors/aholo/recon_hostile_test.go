@@ -156,20 +156,22 @@ func TestWriteReconSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	seeds := map[string]string{
-		"example":     string(example),
-		"empty":       "",
-		"all-keys":    "name: Chair\nscene: model\nquality: HIGH\naccess: private\npanorama: false\nupload_sog: true\ncover: images/001.jpg\ndownload_assets: true\nresources:\n  - images/*.jpg\n  - clips/walk.mov\n",
-		"utf8-bom":    "\uFEFFname: chair\n",
-		"utf16le-bom": string(utf16Text("name: chair\n", false, true)),
-		"utf16be-bom": string(utf16Text("name: chair\n", true, true)),
-		"alias-bomb":  aliasBomb("xa"),
-		"deep-flow":   "name: " + strings.Repeat("[", 2000),
-		"deep-block":  deepBlock(200),
-		"syntax":      "name: x\nresources: [images/*.jpg\ncover: images/001.jpg\n",
-		"anchors":     "a: &x images/*.jpg\nresources: [*x, *x]\ncover: *x\n",
-		"tags":        "name: !!binary aGVsbG8=\nquality: !!int 3\npanorama: !!str true\n",
-		"dup-keys":    "quality: LOW\nquality: HIGH\n",
-		"documents":   "name: a\n---\nname: b\n",
+		"example":       string(example),
+		"empty":         "",
+		"all-keys":      "name: Chair\nscene: model\nquality: HIGH\naccess: private\npanorama: false\nupload_sog: true\ncover: images/001.jpg\ndownload_assets: true\nresources:\n  - images/*.jpg\n  - clips/walk.mov\n",
+		"utf8-bom":      "\uFEFFname: chair\n",
+		"utf16le-bom":   string(utf16Text("name: chair\n", false, true)),
+		"utf16be-bom":   string(utf16Text("name: chair\n", true, true)),
+		"alias-bomb":    aliasBomb("xa"),
+		"deep-flow":     "name: " + strings.Repeat("[", 2000),
+		"deep-block":    deepBlock(200),
+		"syntax":        "name: x\nresources: [images/*.jpg\ncover: images/001.jpg\n",
+		"anchors":       "a: &x images/*.jpg\nresources: [*x, *x]\ncover: *x\n",
+		"tags":          "name: !!binary aGVsbG8=\nquality: !!int 3\npanorama: !!str true\n",
+		"dup-keys":      "quality: LOW\nquality: HIGH\n",
+		"documents":     "name: a\n---\nname: b\n",
+		"name-controls": "name: \"\\e]0;owned\\a\\u202Eexe\"\n",
+		"name-long":     "name: " + strings.Repeat("\\e", 50000) + "\n",
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzRecon")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

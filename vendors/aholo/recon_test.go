@@ -84,7 +84,7 @@ func TestOpenProblems(t *testing.T) {
 		{"not a mapping", "- images/001.jpg\n", nil,
 			[]string{`recon.yaml:1: expected settings as "key: value" lines, found a list`}},
 		{"pattern matches nothing", "resources:\n  - images/*.jpg\n  - images/*.JPG\n", nil,
-			[]string{`recon.yaml:3: resources: "images/*.JPG" matches no file`}},
+			[]string{`recon.yaml:3: resources: "images/*.JPG" matches no file; images/001.jpg differs only in case (patterns match case exactly); write the pattern as the files are named`}},
 		{"bad pattern", "resources:\n  - images/[.jpg\n  - images/*.jpg\n", nil,
 			[]string{`recon.yaml:2: resources: "images/[.jpg" is not a valid pattern (syntax error in pattern)`}},
 		{"escaping pattern", "resources: [../*.jpg, images/*.jpg]\n", nil,

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs"
 	"github.com/scandrop/scandrop/vendors/internal/textenc"
@@ -98,6 +98,7 @@ func validate(dir string) (*drop, error) {
 		return fail()
 	}
 	d := &drop{dir: dir, projectName: m.ProjectName, manifest: fileRef{fi.Size(), fi.ModTime().UnixNano()}}
+	checkProjectName(&ps, m.ProjectName, filepath.Base(dir))
 
 	if m.Version != "1.0" {
 		if m.Version == "" {
@@ -118,8 +119,9 @@ func validate(dir string) (*drop, error) {
 		ps.Add(ManifestName, `"scan_list" is missing or empty: list every panorama as {"id": "<image name without .jpg>", "floor": 0}`)
 	}
 
-	listing := imageListing(dir)
+	listing, linked := imageListing(dir, &ps)
 	seen := map[string]int{}
+	folded := map[string]int{} // ids folded to lower case
 	for i, s := range m.ScanList {
 		where := fmt.Sprintf("scan_list[%d]", i)
 		if s.Floor == nil {
@@ -136,13 +138,27 @@ func validate(dir string) (*drop, error) {
 			continue
 		}
 		seen[s.ID] = i
+		if j, dup := folded[strings.ToLower(s.ID)]; dup {
+			// Their images would be one file on a case-insensitive share
+			// (Windows, macOS, most NAS), and the zip would hold both.
+			ps.Add(ManifestName, "%s: id %q differs only in case from %q (scan_list[%d]); on case-insensitive systems they name one file, so rename one of them",
+				where, s.ID, m.ScanList[j].ID, j)
+			continue
+		}
+		folded[strings.ToLower(s.ID)] = i
+		if linked {
+			// Named with each scan's image, which is what is missing.
+			ps.Add("images/"+s.ID+".jpg", "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in")
+			continue
+		}
 
 		want := "images/" + s.ID + ".jpg"
-		file := want
-		if _, err := dropfs.Stat(dir, want); errors.Is(err, fs.ErrNotExist) {
-			if alt, ok := listing[strings.ToLower(s.ID)]; ok {
-				file = alt // images/<id>.JPG or .jpeg: zipped under the name the vendor expects
-			}
+		file, ok := pickImage(&ps, s.ID, listing[strings.ToLower(s.ID)])
+		if !ok {
+			continue
+		}
+		if file == "" {
+			file = want // missing: checkPanorama says so
 		}
 		img, err := checkPanorama(dir, file)
 		if err != nil {
@@ -284,34 +300,123 @@ func checkID(id string) error {
 	if strings.HasPrefix(id, ".") {
 		return errors.New("an id must not start with '.'")
 	}
+	if err := textsafe.CheckField(id, dropfs.MaxNameBytes); err != nil {
+		return err // C1 controls, bidi overrides: the id is sent in manifest.json
+	}
 	if len(id)+len(".jpg") > dropfs.MaxNameBytes {
 		return fmt.Errorf("longer than %d bytes", dropfs.MaxNameBytes-len(".jpg"))
 	}
 	return nil
 }
 
-// imageListing maps lower-cased ids to their image files in images/ with a
-// .jpg or .jpeg extension in any case, for drops made on case-insensitive
-// systems.
-func imageListing(dir string) map[string]string {
-	out := map[string]string{}
+// imageListing maps lower-cased stems to the image files in images/ with a
+// .jpg or .jpeg extension in any case, sorted, for drops made on
+// case-insensitive systems. Two files whose names differ only in case are
+// a problem: a case-insensitive share keeps one of them. linked reports
+// an images/ that is a symlink, through which scandrop reads nothing.
+func imageListing(dir string, ps *vendors.Problems) (listing map[string][]string, linked bool) {
+	listing = map[string][]string{}
 	fi, err := os.Lstat(filepath.Join(dir, "images"))
-	if err != nil || !fi.IsDir() {
-		return out
+	if err != nil {
+		return listing, false
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return listing, true
+	}
+	if !fi.IsDir() {
+		return listing, false
 	}
 	ents, err := os.ReadDir(filepath.Join(dir, "images"))
 	if err != nil {
-		return out
+		return listing, false
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	for _, e := range ents {
+	byFold := map[string]string{}
+	for _, e := range ents { // sorted by name
 		name := e.Name()
+		if prev, dup := byFold[strings.ToLower(name)]; dup {
+			ps.Add("images/"+name, "differs only in case from images/%s; on case-insensitive systems they are one file; keep one", prev)
+		}
+		byFold[strings.ToLower(name)] = name
 		ext := strings.ToLower(path.Ext(name))
 		if ext == ".jpg" || ext == ".jpeg" {
-			out[strings.ToLower(strings.TrimSuffix(name, path.Ext(name)))] = "images/" + name
+			stem := strings.ToLower(strings.TrimSuffix(name, path.Ext(name)))
+			listing[stem] = append(listing[stem], "images/"+name)
 		}
 	}
-	return out
+	return listing, false
+}
+
+// pickImage chooses the file of scan id among the images whose stem is id
+// in any case (candidates). The stem must be the id exactly: the vendor
+// matches ids to file names, and a case-insensitive share would too; only
+// the extension may be .JPG or .jpeg, zipped as .jpg. It returns "" when
+// there is none, and false after adding a problem.
+func pickImage(ps *vendors.Problems, id string, candidates []string) (string, bool) {
+	var exact []string
+	for _, c := range candidates {
+		if strings.TrimSuffix(path.Base(c), path.Ext(c)) == id {
+			exact = append(exact, c)
+		}
+	}
+	switch {
+	case len(exact) > 1:
+		ps.Add(exact[1], "scan id %q has several images: %s; keep one", id, strings.Join(exact, ", "))
+		return "", false
+	case len(exact) == 1:
+		return exact[0], true
+	case len(candidates) > 0:
+		ps.Add("images/"+id+".jpg", "missing; %s exists, whose name differs in case from the scan id %q; rename the file or the id so they match exactly", candidates[0], id)
+		return "", false
+	}
+	return "", true
+}
+
+// maxProjectName bounds project_name (and the folder name used instead).
+// The document states no limit; Aholo's recon.yaml name takes 200
+// characters, and a project's name is a title, not a text.
+const maxProjectName = 200
+
+// checkProjectName checks the name sent to the vendor: project_name, or
+// the folder's name when it is not set.
+func checkProjectName(ps *vendors.Problems, name, folder string) {
+	if strings.TrimSpace(name) != "" {
+		if err := textsafe.CheckField(name, maxProjectName); err != nil {
+			ps.Add(ManifestName, "project_name %s", err)
+		}
+		return
+	}
+	if err := textsafe.CheckField(folder, maxProjectName); err != nil {
+		ps.Add(ManifestName, "the folder's name, sent as the project name since project_name is not set, %s by renaming the folder, or set project_name", err)
+	}
+}
+
+// What a panorama's header may claim. The document asks for equirectangular
+// JPEG panoramas and states no resolution limit; 360° cameras give 6K to
+// 11K (8192x4096 is the usual export), and 16K leaves room for stitched
+// DSLR panoramas. A header above that is damaged or crafted, and the vendor
+// would be sent a size the image data does not have.
+const (
+	maxPanoramaWidth  = 16384
+	maxPanoramaHeight = maxPanoramaWidth / 2
+	// maxPixelsPerByte: JPEG spends at least a bit or two on every 8x8
+	// block of every channel, so even a blank panorama costs a byte per
+	// some 300 pixels; a header claiming more pixels per byte of file
+	// describes image data the file does not hold.
+	maxPixelsPerByte = 1000
+)
+
+// checkClaim refuses a frame size beyond the limits above, or one that the
+// file is too small to hold.
+func checkClaim(w, h int, size int64) error {
+	if w > maxPanoramaWidth || h > maxPanoramaHeight {
+		return fmt.Errorf("the JPEG header claims %dx%d pixels, over the limit of %dx%d (16K; a damaged or crafted header, or a panorama larger than any camera makes); export the panorama at %dx%d or smaller, e.g. 8192x4096",
+			w, h, maxPanoramaWidth, maxPanoramaHeight, maxPanoramaWidth, maxPanoramaHeight)
+	}
+	if int64(w)*int64(h) > size*maxPixelsPerByte {
+		return fmt.Errorf("the JPEG header claims %dx%d pixels, but the file has only %d bytes (over %d pixels per byte, more than JPEG compresses): the header does not match the image data; export the panorama again",
+			w, h, size, maxPixelsPerByte)
+	}
+	return nil
 }
 
 // aspectTolerance allows a pixel or so of rounding in a 2:1 panorama.
@@ -349,6 +454,9 @@ func checkPanorama(dir, file string) (scanImage, error) {
 	}
 	img.Width, img.Height = cfg.Width, cfg.Height
 	if err := checkComplete(f, fi.Size()); err != nil {
+		return img, err
+	}
+	if err := checkClaim(cfg.Width, cfg.Height, fi.Size()); err != nil {
 		return img, err
 	}
 	if cfg.Height == 0 || abs(float64(cfg.Width)/float64(cfg.Height)-2) > 2*aspectTolerance {

@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/scandrop/scandrop/internal/testmedia"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/vendortest"
 )
@@ -198,7 +199,8 @@ func FuzzPanorama(f *testing.F) {
 			}
 			return
 		}
-		if img.Height <= 0 || img.Width < 2*img.Height-img.Height/25 || img.Size != int64(len(data)) {
+		if img.Height <= 0 || img.Width < 2*img.Height-img.Height/25 || img.Size != int64(len(data)) ||
+			img.Width > maxPanoramaWidth || int64(img.Width)*int64(img.Height) > img.Size*maxPixelsPerByte {
 			t.Fatalf("accepted %+v", img)
 		}
 	})
@@ -236,13 +238,16 @@ func TestWriteRealseeSeeds(t *testing.T) {
 			"truncated":    goodManifest[:40],
 		},
 		"FuzzPanorama": {
-			"good":         string(pano),
-			"truncated":    string(pano[:len(pano)/2]),
-			"header-only":  string(pano[:200]),
-			"huge-segment": string(hugeSeg),
-			"no-eoi":       string(pano[:len(pano)-2]),
-			"trailer":      string(pano) + "TRAILERDATA",
-			"png":          "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+			"good":                           string(pano),
+			"truncated":                      string(pano[:len(pano)/2]),
+			"header-only":                    string(pano[:200]),
+			"huge-segment":                   string(hugeSeg),
+			"no-eoi":                         string(pano[:len(pano)-2]),
+			"trailer":                        string(pano) + "TRAILERDATA",
+			"png":                            "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+			"claims-60000x30000":             string(testmedia.JPEGClaiming(pano, 60000, 30000)),
+			"claims-progressive-65534x32767": string(progressive(testmedia.JPEGClaiming(pano, 65534, 32767))),
+			"claims-8192x4096-in-1KB":        string(testmedia.JPEGClaiming(pano, 8192, 4096)),
 		},
 	}
 	for target, files := range seeds {

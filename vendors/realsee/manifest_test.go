@@ -72,16 +72,20 @@ func TestValidateGood(t *testing.T) {
 	}
 }
 
+// An image whose extension is .JPG or .jpeg is taken and zipped as .jpg;
+// the stem must be the id exactly (see TestValidateCase for the rest).
 func TestValidateCaseVariant(t *testing.T) {
-	dir := t.TempDir()
-	write(t, dir, "manifest.json", []byte(`{"version":"1.0","floor_map":{"0":0},"scan_list":[{"id":"a","floor":0}]}`))
-	write(t, dir, "images/A.JPG", jpegBytes(t, 64, 32))
-	d, err := validate(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.images[0].File != "images/A.JPG" || d.images[0].ZipName != "images/a.jpg" {
-		t.Fatalf("%+v", d.images[0])
+	for _, name := range []string{"a.JPG", "a.jpeg", "a.JpEg"} {
+		dir := t.TempDir()
+		write(t, dir, "manifest.json", []byte(`{"version":"1.0","floor_map":{"0":0},"scan_list":[{"id":"a","floor":0}]}`))
+		write(t, dir, "images/"+name, jpegBytes(t, 64, 32))
+		d, err := validate(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.images[0].File != "images/"+name || d.images[0].ZipName != "images/a.jpg" {
+			t.Fatalf("%+v", d.images[0])
+		}
 	}
 }
 
@@ -140,7 +144,7 @@ func TestValidateBad(t *testing.T) {
 			if err := os.Symlink(outside, filepath.Join(dir, "images")); err != nil {
 				t.Skip("no symlinks here")
 			}
-		}, file: "images/secret.jpg", want: "symlink"},
+		}, file: "images/secret.jpg", want: "images/ is a symlink; scandrop does not follow links out of a drop; copy the images in"},
 		{name: "manifest is a directory", setup: func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "manifest.json"), 0o755)
 		}, file: "manifest.json", want: "directory"},

@@ -66,17 +66,22 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	mp4 := testmedia.MP4Bytes(640, 480, 3000, 512)
 	seeds := map[string]map[string]seed{
 		"FuzzProbeJPEG": {
-			"good":           {jpg, 0},
-			"truncated":      {jpg[:len(jpg)/2], 0},
-			"huge-segment":   {append(append([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF}, "Exif\x00\x00"...), jpg[2:100]...), 0},
-			"sparse-tail":    {jpg[:200], 4096},
-			"png-named-jpeg": {png, 0},
+			"good":                    {jpg, 0},
+			"truncated":               {jpg[:len(jpg)/2], 0},
+			"huge-segment":            {append(append([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF}, "Exif\x00\x00"...), jpg[2:100]...), 0},
+			"sparse-tail":             {jpg[:200], 4096},
+			"png-named-jpeg":          {png, 0},
+			"claims-65535sq":          {testmedia.JPEGClaiming(jpg, 65535, 65535), 0},
+			"claims-60000x30000":      {testmedia.JPEGClaiming(jpg, 60000, 30000), 0},
+			"claims-8000x4000-in-1KB": {testmedia.JPEGClaiming(jpg, 8000, 4000), 0},
 		},
 		"FuzzProbePNG": {
-			"good":       {png, 0},
-			"truncated":  {png[:40], 0},
-			"huge-chunk": {append(append([]byte{}, png[:33]...), 0x7F, 0xFF, 0xFF, 0xFF, 't', 'E', 'X', 't'), 2048},
-			"huge-ihdr":  {append(append([]byte{}, png[:8]...), 0xFF, 0xFF, 0xFF, 0xF0, 'I', 'H', 'D', 'R'), 0},
+			"good":                  {png, 0},
+			"truncated":             {png[:40], 0},
+			"huge-chunk":            {append(append([]byte{}, png[:33]...), 0x7F, 0xFF, 0xFF, 0xFF, 't', 'E', 'X', 't'), 2048},
+			"huge-ihdr":             {append(append([]byte{}, png[:8]...), 0xFF, 0xFF, 0xFF, 0xF0, 'I', 'H', 'D', 'R'), 0},
+			"claims-100000sq":       {testmedia.PNGClaiming(png, 100000, 100000), 0},
+			"claims-10000sq-in-1KB": {testmedia.PNGClaiming(png, 10000, 10000), 0},
 		},
 		"FuzzProbeVideo": {
 			"good":           {mp4, 0},
@@ -92,6 +97,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			"uuid-huge":      {testmedia.Declare(mp4, "uuid", 3_000_000_000), 0},
 			"largesize":      {append([]byte{0, 0, 0, 1, 'f', 't', 'y', 'p', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF0}, mp4[16:]...), 0},
 			"extends-to-end": {append([]byte{0, 0, 0, 0}, mp4[4:]...), 0},
+			"tkhd-65535sq":   {testmedia.MP4Bytes(65535, 65535, 3000, 512), 0},
+			"mvhd-v1-max":    {testmedia.MP4Lasting(mp4, 1, math.MaxUint64), 0},
 		},
 	}
 	for target, files := range seeds {

@@ -57,6 +57,70 @@ func KindOf(name string) (Kind, bool) {
 	return 0, false
 }
 
+// What a header may claim. Aholo's document states no limit on a
+// resource's size or length (its one example is a 1920x1080 photo), so
+// these are ceilings far above any capture, below which a header's claim
+// is believed; above them the header is damaged or crafted, and the vendor
+// would be sent a size no file has.
+const (
+	// MaxImageSide: the largest camera sensors and stitched photos stay
+	// well under 30,000 pixels per side.
+	MaxImageSide = 30000
+	// MaxImagePixels: 200 megapixels, above any single capture (the largest
+	// sensors give about 150).
+	MaxImagePixels = 200_000_000
+	// MaxVideoSide: 16K; cameras record at most 8K (360° ones some 11K).
+	MaxVideoSide = 16384
+	// MaxVideoSeconds: a day. A scan walk lasts minutes; a duration beyond
+	// a day is a damaged movie header (2^64-1 units at timescale 1, seen).
+	MaxVideoSeconds = 24 * 60 * 60
+	// maxJPEGPixelsPerByte: JPEG spends at least a bit or two on every 8x8
+	// block of every channel, so even a blank picture costs a byte per some
+	// 300 pixels. A header claiming more pixels per byte of file than this
+	// describes image data the file does not hold.
+	maxJPEGPixelsPerByte = 1000
+	// maxDeflateRatio: deflate, which PNG uses, shrinks data at most about
+	// 1032 times, so a PNG's file holds at least its raw rows / 1032 bytes.
+	maxDeflateRatio = 1032
+)
+
+// checkPixels refuses a claimed image size beyond the limits above, or one
+// the file is too small to hold. Its messages name the value, the limit
+// and the fix.
+func checkPixels(r io.ReaderAt, format string, w, h int, size int64) error {
+	if w > MaxImageSide || h > MaxImageSide {
+		return fmt.Errorf("the %s header claims %dx%d pixels, over the limit of %d pixels per side (a damaged or crafted header, or a file no camera makes); export the image at most %d pixels per side",
+			strings.ToUpper(format), w, h, MaxImageSide, MaxImageSide)
+	}
+	px := int64(w) * int64(h)
+	if px > MaxImagePixels {
+		return fmt.Errorf("the %s header claims %dx%d pixels (%d megapixels), over the limit of %d megapixels; export the image smaller",
+			strings.ToUpper(format), w, h, px/1_000_000, MaxImagePixels/1_000_000)
+	}
+	switch format {
+	case "jpeg":
+		if px > size*maxJPEGPixelsPerByte {
+			return fmt.Errorf("the JPEG header claims %dx%d pixels, but the file has only %d bytes (over %d pixels per byte, more than JPEG compresses): the header does not match the image data; export the image again",
+				w, h, size, maxJPEGPixelsPerByte)
+		}
+	case "png":
+		// IHDR is the first chunk: bit depth and colour type follow the
+		// width and height (bytes 24 and 25 of the file).
+		var ihdr [2]byte
+		if _, err := r.ReadAt(ihdr[:], 24); err != nil {
+			return fmt.Errorf("unreadable PNG header (%v); copy the file again", err)
+		}
+		channels := map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ihdr[1]]
+		bits := int64(ihdr[0]) * max(channels, 1)
+		raw := int64(h) * (1 + (int64(w)*bits+7)/8) // a filter byte per row
+		if raw > size*maxDeflateRatio {
+			return fmt.Errorf("the PNG header claims %dx%d pixels (%d bytes of rows), but the file has only %d bytes (deflate shrinks at most %d times): the header does not match the image data; export the image again",
+				w, h, raw, size, maxDeflateRatio)
+		}
+	}
+	return nil
+}
+
 // tailWindow is how far from the end a JPEG's end marker or a PNG's IEND
 // chunk is looked for: cameras append trailers after them, a truncated copy
 // has neither anywhere near its end.
@@ -142,6 +206,9 @@ func probeImage(r io.ReaderAt, size int64, name string, head []byte) (Info, erro
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return info, fmt.Errorf("image has no pixels (%dx%d)", cfg.Width, cfg.Height)
+	}
+	if err := checkPixels(r, info.Format, cfg.Width, cfg.Height, size); err != nil {
+		return info, err
 	}
 	info.Width, info.Height = cfg.Width, cfg.Height
 	off := max(size-tailWindow, 0)
@@ -388,6 +455,10 @@ func probeVideo(r io.ReaderAt, size int64, name string, head []byte) (Info, erro
 	if timescale == 0 || duration == 0 {
 		return info, errors.New("the video has no duration (fragmented or empty); remux it into a plain MP4")
 	}
+	if secs := duration / timescale; secs >= MaxVideoSeconds {
+		return info, fmt.Errorf("the movie header says the video lasts %d s (%d units at %d per second), over the limit of %d s (24 h): the header is damaged; export the video again",
+			secs, duration, timescale, MaxVideoSeconds)
+	}
 	info.Duration = math.Round(float64(duration)/float64(timescale)*1000) / 1000
 	if info.Duration == 0 {
 		return info, fmt.Errorf("the video lasts under a millisecond (%d/%d s); export it again", duration, timescale)
@@ -397,6 +468,10 @@ func probeVideo(r io.ReaderAt, size int64, name string, head []byte) (Info, erro
 		width, height, video, err := w.track(trak, buf[:])
 		if err != nil {
 			return info, err
+		}
+		if video && (width > MaxVideoSide || height > MaxVideoSide) {
+			return info, fmt.Errorf("the track header says the picture is %dx%d, over the limit of %d pixels per side (16K; the header is damaged, or the video is larger than any camera records); export the video at most %d pixels per side",
+				width, height, MaxVideoSide, MaxVideoSide)
 		}
 		if video && width > 0 && height > 0 {
 			info.Width, info.Height = width, height

@@ -3,6 +3,7 @@ package media_test
 import (
 	"bytes"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -110,6 +111,51 @@ func TestProbeHostileBoxes(t *testing.T) {
 			}
 			if alloc > allocLimit {
 				t.Errorf("%s (%s): allocated %d bytes", tt.name, name, alloc)
+			}
+		}
+	}
+}
+
+// TestProbeHeaderClaims: a header claiming a picture size or a duration no
+// capture has, or more pixels than the file's bytes can hold, is refused
+// with the value and the limit, not sent on to the vendor; files at sane
+// sizes still pass.
+func TestProbeHeaderClaims(t *testing.T) {
+	jpg, png := testmedia.JPEG(64, 32, 1), testmedia.PNG(64, 32, 2)
+	mp4 := testmedia.MP4Bytes(640, 480, 3000, 512)
+	for _, c := range []struct {
+		name, file string
+		data       []byte
+		says       []string // "" = accepted
+	}{
+		{"jpeg 65535x65535", "a.jpg", testmedia.JPEGClaiming(jpg, 65535, 65535), []string{"65535x65535", "30000 pixels per side"}},
+		{"jpeg 60000x30000", "a.jpg", testmedia.JPEGClaiming(jpg, 60000, 30000), []string{"60000x30000", "30000"}},
+		{"jpeg 20000x15000 (300 MP)", "a.jpg", testmedia.JPEGClaiming(jpg, 20000, 15000), []string{"300 megapixels", "200 megapixels"}},
+		{"jpeg 8000x4000 in 1 KB", "a.jpg", testmedia.JPEGClaiming(jpg, 8000, 4000), []string{"8000x4000", "pixels per byte"}},
+		{"png 100000x100000", "a.png", testmedia.PNGClaiming(png, 100000, 100000), []string{"100000x100000", "30000"}},
+		{"png 10000x10000 in 1 KB", "a.png", testmedia.PNGClaiming(png, 10000, 10000), []string{"10000x10000", "deflate"}},
+		{"mp4 tkhd 65535x65535", "a.mp4", testmedia.MP4Bytes(65535, 65535, 3000, 512), []string{"65535x65535", "16384"}},
+		{"mp4 tkhd 20000x10000", "a.mov", testmedia.MP4Bytes(20000, 10000, 3000, 512), []string{"20000x10000", "16384"}},
+		{"mp4 duration 2^64-1 s", "a.mp4", testmedia.MP4Lasting(mp4, 1, math.MaxUint64), []string{"18446744073709551615 s", "86400 s"}},
+		{"mp4 duration 25 h", "a.mp4", testmedia.MP4Lasting(mp4, 1000, 25*3600*1000), []string{"90000 s", "24 h"}},
+		{"mp4 8K 23 h", "a.mp4", testmedia.MP4Lasting(testmedia.MP4Bytes(7680, 4320, 3000, 512), 1000, 23*3600*1000), nil},
+		{"jpeg good", "a.jpg", jpg, nil},
+		{"png good", "a.png", png, nil},
+	} {
+		info, err := media.Probe(bytes.NewReader(c.data), int64(len(c.data)), c.file)
+		if c.says == nil {
+			if err != nil {
+				t.Errorf("%s: refused: %v", c.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: accepted as %+v", c.name, info)
+			continue
+		}
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %q does not say %q", c.name, err, s)
 			}
 		}
 	}
