@@ -138,7 +138,7 @@ func fileMD5(ctx context.Context, dir string, f file) (string, error) {
 	if _, err := io.Copy(h, ctxReader{ctx, fh}); err != nil {
 		return "", vendors.E(vendors.Other, op, fmt.Errorf("%s: %w", f.Name, err))
 	}
-	if err := dropfs.CheckOpen(op, f.Name, fh, f.Stamp); err != nil {
+	if err := dropfs.CheckOpen(op, dir, f.Name, fh, f.Stamp); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -230,7 +230,7 @@ func (u *uploader) fileOnce(ctx context.Context, op string, f file, fp *fileProg
 	}
 	defer fh.Close()
 	url, err := u.sendFile(ctx, op, o, fh, f, fp)
-	if bad := dropfs.CheckOpen(op, f.Name, fh, f.Stamp); bad != nil {
+	if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
 		return "", bad
 	}
 	return url, err
@@ -294,7 +294,7 @@ func (u *uploader) single(ctx context.Context, op string, o *ous, fh *os.File, f
 		err := u.send(ctx, op, o, http.MethodPost, ousSingle, nil, body, ctype, n, &t)
 		if err != nil {
 			cr.undo()
-			if bad := dropfs.CheckOpen(op, f.Name, fh, f.Stamp); bad != nil {
+			if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
 				return bad // not a failure to retry
 			}
 		}
@@ -361,7 +361,7 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 					err := u.send(ctx, fmt.Sprintf("%s: block %d/%d", op, i, n), o, http.MethodPost, ousBlockPart, nil, body, ctype, length, nil)
 					if err != nil {
 						cr.undo()
-						if bad := dropfs.CheckOpen(op, f.Name, fh, f.Stamp); bad != nil {
+						if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
 							return bad // not a failure to retry
 						}
 					}

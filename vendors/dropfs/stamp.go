@@ -117,14 +117,24 @@ func OpenStamped(op, root, name string, want Stamp) (*os.File, error) {
 	return f, nil
 }
 
-// CheckOpen compares a file opened by OpenStamped with want again, by fstat:
-// after reading it, to catch a write while it was being read.
-func CheckOpen(op, name string, f *os.File, want Stamp) error {
+// CheckOpen compares a file opened by OpenStamped from root with want
+// again, by fstat: after reading it, to catch a write while it was being
+// read. When the open file no longer matches, the error says what is at
+// its path now if that tells more (deleted, a symlink, another file).
+func CheckOpen(op, root, name string, f *os.File, want Stamp) error {
 	fi, err := f.Stat()
-	if err != nil {
-		return gone(op, name, err)
+	if err == nil {
+		if err = Compare(op, name, want, StampOf(fi)); err == nil {
+			return nil
+		}
 	}
-	return Compare(op, name, want, StampOf(fi))
+	if byPath := Verify(op, root, name, want); byPath != nil {
+		return byPath
+	}
+	if IsChanged(err) {
+		return err
+	}
+	return gone(op, name, err)
 }
 
 // Verify checks that root/name is still the regular file want describes,

@@ -181,7 +181,7 @@ func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 		h := crc32.NewIEEE()
 		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, skip, f.stamp.Size-skip), buf)
 		if err == nil {
-			err = dropfs.CheckOpen(op, f.file, fh, f.stamp)
+			err = dropfs.CheckOpen(op, j.d.dir, f.file, fh, f.stamp)
 		}
 		fh.Close()
 		if err != nil {
@@ -326,6 +326,11 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 	}
 	if bad := arch.changed(); bad != nil {
 		return bad // whatever the store made of the broken read
+	}
+	if err == nil {
+		// A one-request upload completes with its last byte: a file that
+		// changed since then is caught here, before Submit.
+		err = arch.verify()
 	}
 	return err
 }

@@ -321,7 +321,7 @@ func (a *archive) ReadAt(p []byte, off int64) (int, error) {
 				return n + m, err
 			}
 			if in+int64(m) == s.size {
-				if err := dropfs.CheckOpen(opUpload, s.file, f, a.stamps[s.file]); err != nil {
+				if err := dropfs.CheckOpen(opUpload, a.dir, s.file, f, a.stamps[s.file]); err != nil {
 					return n, a.fail(err)
 				}
 			}
