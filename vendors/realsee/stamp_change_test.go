@@ -210,4 +210,3 @@ func TestUploadResumesUnchangedAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
