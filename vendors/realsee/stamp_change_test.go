@@ -210,3 +210,32 @@ func TestUploadResumesUnchangedAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHardLinkedFileBeforeValidation: a regular file with another link
+// (a copy made with cp -al, a deduplicating tool, a cross-volume move that
+// kept links) is validated, packaged and uploaded like any other: it is
+// checked as it is, and its stamp (with the link count) guards it after.
+func TestHardLinkedFileBeforeValidation(t *testing.T) {
+	r := newStampRig(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, "drop")
+	copyTree(t, "../../examples/realsee/nave-2026-11-20", dir)
+	if err := os.Link(filepath.Join(dir, "images", "entrance.jpg"), filepath.Join(root, "elsewhere.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	job, err := r.vendor().Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr := vendortest.NewMemJournal()
+	if err := job.Package(ctx, jr); err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Upload(ctx, jr, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !r.objectDone(jr) {
+		t.Fatal("no archive in the store")
+	}
+}
