@@ -140,6 +140,9 @@ type file struct {
 	Height   int        `json:"height"`
 	Duration float64    `json:"duration,omitempty"`
 	MD5      string     `json:"md5,omitempty"`
+	// Stamp is the file as Open validated it; Package and Upload read it
+	// only while it still matches.
+	Stamp dropfs.Stamp `json:"stamp"`
 }
 
 // Open reads recon.yaml and every resource's headers, and reports every
@@ -238,7 +241,8 @@ func probe(dir, name string, ps *vendors.Problems) (file, bool) {
 		ps.Add(name, "%v", err)
 		return file{}, false
 	}
-	return file{Name: name, Kind: kind, Size: fi.Size(), Width: info.Width, Height: info.Height, Duration: info.Duration}, true
+	return file{Name: name, Kind: kind, Size: fi.Size(), Width: info.Width, Height: info.Height, Duration: info.Duration,
+		Stamp: dropfs.StampOf(fi)}, true
 }
 
 func contains(list []string, s string) bool {

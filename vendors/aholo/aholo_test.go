@@ -508,7 +508,7 @@ func TestUploadRefusesChangedFile(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "001.jpg"), testmedia.JPEG(320, 240, 1), 0o644)
 	err := job.Upload(ctx, j, nil)
-	if vendors.KindOf(err) != vendors.Invalid || !strings.Contains(err.Error(), "001.jpg: changed since the drop was checked") {
+	if vendors.KindOf(err) != vendors.Invalid || !strings.Contains(err.Error(), "001.jpg: changed after it was checked") {
 		t.Errorf("Upload of a changed file: %v (kind %v)", err, vendors.KindOf(err))
 	}
 }

@@ -72,9 +72,13 @@ func (j *Job) index(name string) int {
 }
 
 // sameFiles reports whether a recorded package lists the resources Open
-// found, same names and sizes in the same order.
+// found, same names and stamps in the same order. A record without stamps
+// (an older version's) does not match: packaging again gives the same MD5s,
+// so uploads already made are kept.
 func (j *Job) sameFiles(rec []file) bool {
-	return slices.EqualFunc(rec, j.files, func(a, b file) bool { return a.Name == b.Name && a.Size == b.Size })
+	return slices.EqualFunc(rec, j.files, func(a, b file) bool {
+		return a.Name == b.Name && a.Size == b.Size && a.Stamp == b.Stamp
+	})
 }
 
 // Package computes every resource's MD5 (OUS identifies files by it, and a
@@ -99,7 +103,10 @@ func (j *Job) Package(ctx context.Context, jr vendors.Journal) error {
 	for i := range files {
 		sum, err := fileMD5(ctx, j.dir, files[i])
 		if err != nil {
-			return vendors.E(kindOfFileErr(ctx, err), op, err)
+			if ctx.Err() != nil {
+				return vendors.E(vendors.Transient, op, ctx.Err())
+			}
+			return err
 		}
 		files[i].MD5 = sum
 	}
@@ -111,46 +118,41 @@ func (j *Job) Package(ctx context.Context, jr vendors.Journal) error {
 	return nil
 }
 
-// errChanged marks a resource that is not what Open or Package saw.
-var errChanged = errors.New("changed since the drop was checked")
-
 func kindOfFileErr(ctx context.Context, err error) vendors.Kind {
 	if ctx.Err() != nil {
 		return vendors.Transient
 	}
-	if errors.Is(err, errChanged) || errors.Is(err, os.ErrNotExist) {
-		return vendors.Invalid
-	}
-	return vendors.Other
+	return vendors.KindOf(err)
 }
 
-// openChecked opens a resource and checks it still has the recorded size.
-func (j *Job) openChecked(f file) (*os.File, error) {
-	fh, fi, err := dropfs.Open(j.dir, f.Name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
-	if fi.Size() != f.Size {
-		fh.Close()
-		return nil, fmt.Errorf("%s: %w (size %d, was %d); drop the folder again", f.Name, errChanged, fi.Size(), f.Size)
-	}
-	return fh, nil
-}
-
+// fileMD5 reads a resource once, if it is still the file Open validated and
+// was not changed while being read.
 func fileMD5(ctx context.Context, dir string, f file) (string, error) {
-	fh, fi, err := dropfs.Open(dir, f.Name)
+	const op = "aholo: package"
+	fh, err := dropfs.OpenStamped(op, dir, f.Name, f.Stamp)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", f.Name, err)
+		return "", err
 	}
 	defer fh.Close()
-	if fi.Size() != f.Size {
-		return "", fmt.Errorf("%s: %w (size %d, was %d)", f.Name, errChanged, fi.Size(), f.Size)
-	}
 	h := md5.New()
 	if _, err := io.Copy(h, ctxReader{ctx, fh}); err != nil {
-		return "", fmt.Errorf("%s: %w", f.Name, err)
+		return "", vendors.E(vendors.Other, op, fmt.Errorf("%s: %w", f.Name, err))
+	}
+	if err := dropfs.CheckOpen(op, dir, f.Name, fh, f.Stamp); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// verify checks every resource against its stamp (Lstat, no data read),
+// once all are uploaded: a file can change after it was sent.
+func (j *Job) verify() error {
+	for _, f := range j.files {
+		if err := dropfs.Verify("aholo: upload", j.dir, f.Name, f.Stamp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ctxReader stops a long read when ctx is done.

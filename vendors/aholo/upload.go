@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/dropfs"
 )
 
 // OUS paths, relative to globalDomain.
@@ -74,7 +75,7 @@ func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 	}
 	if len(todo) == 0 {
 		u.prog.report()
-		return nil
+		return j.verify()
 	}
 	if err := jr.Store(keyUploads, u.recs); err != nil {
 		return vendors.E(vendors.Transient, op, fmt.Errorf("journal: %w", err))
@@ -122,7 +123,7 @@ func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		return firstErr
 	}
 	j.log.Info("aholo: uploaded", "files", len(todo), "sent_bytes", j.sent.Load())
-	return nil
+	return j.verify()
 }
 
 // unclassified reports whether err carries no vendors.Error (a bare context
@@ -218,11 +219,26 @@ func (u *uploader) fileOnce(ctx context.Context, op string, f file, fp *fileProg
 	if err != nil {
 		return "", err
 	}
-	fh, err := u.job.openChecked(f)
+	// The file is sent only if it is still the one validated and packaged
+	// (its MD5 is of those bytes), and checked again once sent.
+	fh, err := dropfs.OpenStamped(op, u.job.dir, f.Name, f.Stamp)
 	if err != nil {
-		return "", vendors.E(kindOfFileErr(ctx, err), op, err)
+		if ctx.Err() != nil {
+			return "", vendors.E(vendors.Transient, op, ctx.Err())
+		}
+		return "", err
 	}
 	defer fh.Close()
+	url, err := u.sendFile(ctx, op, o, fh, f, fp)
+	if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
+		return "", bad
+	}
+	return url, err
+}
+
+// sendFile sends an opened resource, in one request or in blocks, and
+// waits for OUS to have it.
+func (u *uploader) sendFile(ctx context.Context, op string, o *ous, fh *os.File, f file, fp *fileProg) (string, error) {
 	if f.Size <= o.blockSize {
 		url, err := u.single(ctx, op, o, fh, f, fp)
 		if err != nil || url != "" {
@@ -278,6 +294,9 @@ func (u *uploader) single(ctx context.Context, op string, o *ous, fh *os.File, f
 		err := u.send(ctx, op, o, http.MethodPost, ousSingle, nil, body, ctype, n, &t)
 		if err != nil {
 			cr.undo()
+			if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
+				return bad // not a failure to retry
+			}
 		}
 		return err
 	})
@@ -342,6 +361,9 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 					err := u.send(ctx, fmt.Sprintf("%s: block %d/%d", op, i, n), o, http.MethodPost, ousBlockPart, nil, body, ctype, length, nil)
 					if err != nil {
 						cr.undo()
+						if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
+							return bad // not a failure to retry
+						}
 					}
 					return err
 				})

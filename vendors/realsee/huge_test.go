@@ -37,6 +37,7 @@ import (
 
 	"github.com/scandrop/scandrop/internal/minis3"
 	"github.com/scandrop/scandrop/vendors"
+	"github.com/scandrop/scandrop/vendors/dropfs"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 	"github.com/scandrop/scandrop/vendors/vendortest"
 )
@@ -351,11 +352,11 @@ func TestResumeKeepsPlannedPartSize(t *testing.T) {
 
 func archiveBytes(t *testing.T, j *job, jr vendors.Journal) []byte {
 	t.Helper()
-	layout, _, err := j.layout(jr)
+	layout, stamps, _, err := j.layout(jr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &archive{layout: layout, open: func(name string) (*os.File, error) { return os.Open(filepath.Join(j.d.dir, name)) }}
+	a := &archive{layout: layout, dir: j.d.dir, stamps: stamps}
 	defer a.Close()
 	b, err := io.ReadAll(io.NewSectionReader(a, 0, a.Size()))
 	if err != nil {
@@ -381,7 +382,7 @@ func TestUnplannableJournalStartsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the old code journalled when it started the upload.
-	_, fingerprint, _ := jb.(*job).layout(jr)
+	_, _, fingerprint, _ := jb.(*job).layout(jr)
 	tok, err := v.fileToken(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -466,13 +467,16 @@ func TestNoMultipartOver5GiB(t *testing.T) {
 func packageUnread(t *testing.T, j *job, jr vendors.Journal) {
 	t.Helper()
 	es := []zipEntry{{Name: ManifestName, File: ManifestName, Size: j.d.manifest.Size, ModTime: j.d.manifest.ModTime}}
+	stamps := []dropfs.Stamp{j.d.manifest.Stamp}
 	for _, img := range j.d.images {
 		es = append(es, zipEntry{Name: img.ZipName, File: img.File, Size: img.Size, ModTime: img.ModTime})
+		stamps = append(stamps, img.Stamp)
 	}
-	if !j.matches(es) {
+	ps := packageState{Entries: es, Stamps: stamps}
+	if !j.matches(ps) {
 		t.Fatal("packageUnread: entries do not match the drop")
 	}
-	if err := jr.Store(journalPackage, packageState{Entries: es}); err != nil {
+	if err := jr.Store(journalPackage, ps); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -585,7 +589,7 @@ func TestStoreAnswersAreBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.resume {
-				_, fingerprint, _ := jb.(*job).layout(jr)
+				_, _, fingerprint, _ := jb.(*job).layout(jr)
 				tok, err := v.fileToken(ctx)
 				if err != nil {
 					t.Fatal(err)

@@ -43,7 +43,8 @@ type scanImage struct {
 	File     string // path in the drop, slash-separated (images/<id>.jpg, or a case variant)
 	ZipName  string // images/<id>.jpg
 	Size     int64
-	ModTime  int64 // Unix nanoseconds; with Size, tells whether the file changed
+	ModTime  int64        // Unix nanoseconds; with Size, tells whether the file changed
+	Stamp    dropfs.Stamp // as validated; packaging and upload check the file against it
 	Width    int
 	Height   int
 	FileMode fs.FileMode
@@ -60,6 +61,7 @@ type drop struct {
 type fileRef struct {
 	Size    int64
 	ModTime int64
+	Stamp   dropfs.Stamp
 }
 
 // maxManifest bounds manifest.json: a project of thousands of scans fits in
@@ -97,7 +99,7 @@ func validate(dir string) (*drop, error) {
 		ps.Add(ManifestName, "%v", err)
 		return fail()
 	}
-	d := &drop{dir: dir, projectName: m.ProjectName, manifest: fileRef{fi.Size(), fi.ModTime().UnixNano()}}
+	d := &drop{dir: dir, projectName: m.ProjectName, manifest: fileRef{fi.Size(), fi.ModTime().UnixNano(), dropfs.StampOf(fi)}}
 	checkProjectName(&ps, m.ProjectName, filepath.Base(dir))
 
 	if m.Version != "1.0" {
@@ -433,7 +435,7 @@ func checkPanorama(dir, file string) (scanImage, error) {
 		return scanImage{}, errors.New(describeOpenErr(err))
 	}
 	defer f.Close()
-	img := scanImage{File: file, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), FileMode: fi.Mode()}
+	img := scanImage{File: file, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Stamp: dropfs.StampOf(fi), FileMode: fi.Mode()}
 	if fi.Size() == 0 {
 		return img, errors.New("empty file (0 bytes); copy it again")
 	}

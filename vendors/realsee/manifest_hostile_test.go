@@ -119,11 +119,11 @@ func TestManifestUTF8BOM(t *testing.T) {
 	if err := vj.Package(context.Background(), jr); err != nil {
 		t.Fatal(err)
 	}
-	l, _, err := vj.(*job).layout(jr)
+	l, stamps, _, err := vj.(*job).layout(jr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &archive{layout: l, open: func(name string) (*os.File, error) { return os.Open(filepath.Join(dir, name)) }}
+	a := &archive{layout: l, dir: dir, stamps: stamps}
 	defer a.Close()
 	zr, err := zip.NewReader(a, a.Size())
 	if err != nil {
@@ -138,17 +138,17 @@ func TestManifestUTF8BOM(t *testing.T) {
 		t.Fatalf("%s: %q, %v; want the manifest without its BOM", zr.File[0].Name, got, err)
 	}
 	// A restart finds the packaged entries still match the drop.
-	if !vj.(*job).matches(mustEntries(t, jr)) {
+	if !vj.(*job).matches(mustPackage(t, jr)) {
 		t.Error("packaged entries do not match the drop they came from")
 	}
 }
 
-func mustEntries(t *testing.T, jr vendors.Journal) []zipEntry {
+func mustPackage(t *testing.T, jr vendors.Journal) packageState {
 	var ps packageState
 	if ok, err := jr.Load(journalPackage, &ps); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	return ps.Entries
+	return ps
 }
 
 // FuzzManifest parses any manifest.json: no panic, an allocation bounded

@@ -45,6 +45,9 @@ func (m *multipart) putWhole(ctx context.Context) error {
 			ContentLength: aws.Int64(m.st.Size), ContentType: aws.String("application/zip"),
 		})
 		if err != nil {
+			if bad := m.arch.changed(); bad != nil {
+				return bad
+			}
 			if isCredentialError(err) && attempt < 2 {
 				m.creds.Invalidate()
 				continue

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -136,6 +135,10 @@ type job struct {
 // file twice to learn it.
 type packageState struct {
 	Entries []zipEntry `json:"entries"`
+	// Stamps are the entries' files as validated, in the same order; the
+	// upload opens each file only if it still matches. They are kept out
+	// of Entries so that the archive's fingerprint is the bytes alone.
+	Stamps []dropfs.Stamp `json:"stamps"`
 }
 
 const journalPackage = "realsee.package"
@@ -145,22 +148,29 @@ func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 	var ps packageState
 	if ok, err := jr.Load(journalPackage, &ps); err != nil {
 		return err
-	} else if ok && j.matches(ps.Entries) {
+	} else if ok && j.matches(ps) {
 		return nil
 	}
-	files := []struct{ name, file string }{{ManifestName, ManifestName}}
-	for _, img := range j.d.images {
-		files = append(files, struct{ name, file string }{img.ZipName, img.File})
+	const op = "realsee: package"
+	type packFile struct {
+		name, file string
+		stamp      dropfs.Stamp
 	}
-	ps.Entries = nil
+	files := []packFile{{ManifestName, ManifestName, j.d.manifest.Stamp}}
+	for _, img := range j.d.images {
+		files = append(files, packFile{img.ZipName, img.File, img.Stamp})
+	}
+	ps.Entries, ps.Stamps = nil, nil
 	buf := make([]byte, 1<<20)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		fh, fi, err := dropfs.Open(j.d.dir, f.file)
+		// The file must be the one validation checked, and still be it
+		// once read: the CRC is of the bytes that will be sent.
+		fh, err := dropfs.OpenStamped(op, j.d.dir, f.file, f.stamp)
 		if err != nil {
-			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
+			return err
 		}
 		// The vendor gets the manifest without the UTF-8 byte order mark
 		// validation accepts: JSON readers may refuse one.
@@ -169,65 +179,88 @@ func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 			skip = manifestBOM(fh)
 		}
 		h := crc32.NewIEEE()
-		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, skip, fi.Size()-skip), buf)
+		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, skip, f.stamp.Size-skip), buf)
+		if err == nil {
+			err = dropfs.CheckOpen(op, j.d.dir, f.file, fh, f.stamp)
+		}
 		fh.Close()
 		if err != nil {
-			return vendors.E(vendors.Other, "realsee: package", fmt.Errorf("%s: %v", f.file, err))
+			if dropfs.IsChanged(err) {
+				return err
+			}
+			return vendors.E(vendors.Other, op, fmt.Errorf("%s: %v", f.file, err))
 		}
-		if n+skip != fi.Size() {
-			return vendors.E(vendors.Invalid, "realsee: package", fmt.Errorf("%s: changed while being read; is something still writing to the folder?", f.file))
+		if n+skip != f.stamp.Size {
+			return dropfs.Changed(op, f.file, "shorter than when it was checked")
 		}
-		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, Skip: skip, ModTime: fi.ModTime().UnixNano(), CRC32: h.Sum32()})
+		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, Skip: skip, ModTime: f.stamp.MTime, CRC32: h.Sum32()})
+		ps.Stamps = append(ps.Stamps, f.stamp)
 	}
 	return jr.Store(journalPackage, ps)
 }
 
-// matches reports whether journalled entries still describe the drop's
-// files (same names, sizes and mtimes).
-func (j *job) matches(es []zipEntry) bool {
-	if len(es) != len(j.d.images)+1 {
+// matches reports whether a journalled package still describes the drop's
+// files as validation found them (same names and stamps). A journal
+// without stamps (an older version's) does not match: packaging again gives
+// the same entries, so an upload under way still resumes.
+func (j *job) matches(ps packageState) bool {
+	es := ps.Entries
+	if len(es) != len(j.d.images)+1 || len(ps.Stamps) != len(es) {
 		return false
 	}
-	if es[0].File != ManifestName || es[0].Skip+es[0].Size != j.d.manifest.Size || es[0].ModTime != j.d.manifest.ModTime {
+	if es[0].File != ManifestName || es[0].Skip+es[0].Size != j.d.manifest.Size || ps.Stamps[0] != j.d.manifest.Stamp {
 		return false
 	}
 	for i, img := range j.d.images {
 		e := es[i+1]
-		if e.File != img.File || e.Name != img.ZipName || e.Size != img.Size || e.ModTime != img.ModTime {
+		if e.File != img.File || e.Name != img.ZipName || e.Size != img.Size || ps.Stamps[i+1] != img.Stamp {
 			return false
 		}
 	}
 	return true
 }
 
-func (j *job) layout(jr vendors.Journal) (*zipLayout, string, error) {
+func (j *job) layout(jr vendors.Journal) (*zipLayout, map[string]dropfs.Stamp, string, error) {
 	var ps packageState
 	ok, err := jr.Load(journalPackage, &ps)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	if !ok || !j.matches(ps.Entries) {
-		return nil, "", vendors.E(vendors.Other, "realsee: upload", "the drop changed since it was packaged")
+	if !ok || !j.matches(ps) {
+		return nil, nil, "", vendors.E(vendors.Other, "realsee: upload", "the drop changed since it was packaged")
+	}
+	stamps := make(map[string]dropfs.Stamp, len(ps.Entries))
+	for i, e := range ps.Entries {
+		stamps[e.File] = ps.Stamps[i]
 	}
 	for i := range ps.Entries {
 		ps.Entries[i].time = time.Unix(0, ps.Entries[i].ModTime)
 	}
 	h := sha256.New()
 	json.NewEncoder(h).Encode(ps.Entries)
-	return layoutZip(ps.Entries, false), hex.EncodeToString(h.Sum(nil))[:16], nil
+	return layoutZip(ps.Entries, false), stamps, hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // Upload streams the archive into the vendor's bucket.
 func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress) error {
-	layout, fingerprint, err := j.layout(jr)
+	layout, stamps, fingerprint, err := j.layout(jr)
 	if err != nil {
 		return err
 	}
+	// Every file is opened only if it is still the one packaged, checked
+	// again when read to its end, and all are checked once more before the
+	// upload is completed: a file that changes under the upload fails the
+	// job, naming it, instead of sending bytes that were never validated.
+	arch := &archive{layout: layout, dir: j.d.dir, stamps: stamps}
+	defer arch.Close()
 	var st uploadState
 	if _, err := jr.Load(journalUpload, &st); err != nil {
 		return err
 	}
 	if st.Done && st.Layout == fingerprint {
+		if err := arch.verify(); err != nil {
+			return err
+		}
 		if p != nil {
 			p.Uploaded(st.Size, st.Size)
 		}
@@ -267,11 +300,6 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		return j.v.fileToken(ctx)
 	}}
 	creds := aws.NewCredentialsCache(src)
-	arch := &archive{layout: layout, open: func(name string) (*os.File, error) {
-		f, _, err := dropfs.Open(j.d.dir, name)
-		return f, err
-	}}
-	defer arch.Close()
 	send := func() error {
 		m := &multipart{
 			s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
@@ -295,6 +323,14 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		j.v.cfg.Logger.Warn("realsee: the store answered for another address; using it",
 			"endpoint", st.Storage.Endpoint, "region", st.Storage.Region, "path_style", st.Storage.PathStyle)
 		err = send()
+	}
+	if bad := arch.changed(); bad != nil {
+		return bad // whatever the store made of the broken read
+	}
+	if err == nil {
+		// A one-request upload completes with its last byte: a file that
+		// changed since then is caught here, before Submit.
+		err = arch.verify()
 	}
 	return err
 }

@@ -453,6 +453,10 @@ feed:
 		return vendors.E(vendors.Transient, op, err)
 	}
 
+	// A file may have changed after its part was sent.
+	if err := m.arch.verify(); err != nil {
+		return err
+	}
 	var done []types.CompletedPart
 	for n := 1; n <= total; n++ {
 		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(n)), ETag: aws.String(m.st.Parts[n])})
@@ -546,6 +550,9 @@ func (m *multipart) uploadPart(ctx context.Context, n int) error {
 			PartNumber: aws.Int32(int32(n)), Body: body, ContentLength: aws.Int64(size),
 		})
 		if err != nil {
+			if bad := m.arch.changed(); bad != nil {
+				return bad
+			}
 			// Credentials that expired under a long upload: fetch new ones and
 			// send the part again; the part itself was fine.
 			if isCredentialError(err) && attempt < 2 {

@@ -2,12 +2,13 @@ package realsee
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/scandrop/scandrop/vendors/dropfs"
 )
 
 // The archive is laid out in advance rather than written through
@@ -203,24 +204,36 @@ func endRecords(n int, cdStart, cdSize int64, z64 bool) []byte {
 }
 
 // archive reads a laid-out zip from the drop's files. It is an io.ReaderAt
-// and safe for concurrent use; files are opened once, on first use, with the
-// same symlink-refusing rules as validation.
+// and safe for concurrent use. Files are opened once, on first use, with
+// the same symlink-refusing rules as validation, and only if they still
+// match the stamps they were packaged with; each is checked again (fstat)
+// when a read reaches its end, and every file (Lstat) when a read reaches
+// the archive's end. The first mismatch is kept: every later read fails
+// with it, and changed reports it whatever the store made of the failure.
 type archive struct {
 	layout *zipLayout
-	open   func(name string) (*os.File, error)
+	dir    string
+	stamps map[string]dropfs.Stamp // by drop path
 
 	mu    sync.Mutex
 	files map[string]*os.File
+	bad   error
 }
+
+const opUpload = "realsee: upload"
 
 func (a *archive) file(name string) (*os.File, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.bad != nil {
+		return nil, a.bad
+	}
 	if f, ok := a.files[name]; ok {
 		return f, nil
 	}
-	f, err := a.open(name)
+	f, err := dropfs.OpenStamped(opUpload, a.dir, name, a.stamps[name])
 	if err != nil {
+		a.bad = err
 		return nil, err
 	}
 	if a.files == nil {
@@ -228,6 +241,41 @@ func (a *archive) file(name string) (*os.File, error) {
 	}
 	a.files[name] = f
 	return f, nil
+}
+
+// fail keeps err as the archive's first mismatch and returns it.
+func (a *archive) fail(err error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.bad == nil {
+		a.bad = err
+	}
+	return a.bad
+}
+
+// changed returns the first mismatch a read found, or nil.
+func (a *archive) changed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bad
+}
+
+// verify checks every file of the archive against its stamp by Lstat, no
+// data read: before the upload is completed, since a file can change after
+// its part was sent.
+func (a *archive) verify() error {
+	if err := a.changed(); err != nil {
+		return err
+	}
+	for _, s := range a.layout.segs {
+		if s.lit != nil || s.file == "" { // (an empty directory is a nil literal)
+			continue
+		}
+		if err := dropfs.Verify(opUpload, a.dir, s.file, a.stamps[s.file]); err != nil {
+			return a.fail(err)
+		}
+	}
+	return nil
 }
 
 // Close closes the files the archive opened.
@@ -268,13 +316,23 @@ func (a *archive) ReadAt(p []byte, off int64) (int, error) {
 			m, err = f.ReadAt(want, s.foff+in)
 			if err != nil && !(err == io.EOF && m == len(want)) {
 				if err == io.EOF {
-					err = fmt.Errorf("%s: shorter than when it was packaged; was it changed?", s.file)
+					err = a.fail(dropfs.Changed(opUpload, s.file, "shorter than when it was checked"))
 				}
 				return n + m, err
+			}
+			if in+int64(m) == s.size {
+				if err := dropfs.CheckOpen(opUpload, a.dir, s.file, f, a.stamps[s.file]); err != nil {
+					return n, a.fail(err)
+				}
 			}
 		}
 		n += m
 		i++
+	}
+	if off+int64(n) == a.layout.total {
+		if err := a.verify(); err != nil {
+			return 0, err
+		}
 	}
 	if n < len(p) {
 		return n, io.EOF
