@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/scandrop/scandrop/internal/textsafe"
 )
 
 // Strings a vendor returns are checked here, at the vendor boundary, before
@@ -22,13 +24,14 @@ const MaxIDBytes = 128
 // CheckLink reports whether s, the vendor's field named field, is a link
 // scandrop may write and follow: an absolute https URL (http only to a
 // loopback host, where nothing leaves the machine) of at most MaxLinkBytes,
-// with a host, no user info and no control characters.
+// with a host, no user info and no spaces, control or invisible characters
+// (the bidi overrides among them).
 func CheckLink(field, s string) error {
 	if len(s) > MaxLinkBytes {
 		return E(Rejected, "", fmt.Sprintf("the vendor returned a link of %d bytes in %s (at most %d); a link that long is not a real one; ask the vendor", len(s), field, MaxLinkBytes))
 	}
-	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return E(Rejected, "", fmt.Sprintf("the vendor returned a link with spaces or control characters in %s; ask the vendor", field))
+	if strings.ContainsRune(s, ' ') || textsafe.Escape(s) != s {
+		return E(Rejected, "", fmt.Sprintf("the vendor returned a link with spaces, control or invisible characters in %s; ask the vendor", field))
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Opaque != "" {

@@ -303,9 +303,10 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 }
 
 // resolve makes a result path a URL: paths seen without a scheme are taken
-// relative to the endpoint's host.
+// relative to the endpoint's host. Anything with a scheme (javascript: too)
+// is returned as it is, for CheckLink to judge.
 func (j *Job) resolve(p string) string {
-	if strings.Contains(p, "://") {
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" {
 		return p
 	}
 	u := *j.v.client.endpoint
