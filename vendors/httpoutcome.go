@@ -192,7 +192,8 @@ const maxRedirects = 10
 // is refused always. Go's client would re-send a POST body on 307/308
 // (app_secret), custom headers (an upload token) and a redirect's own
 // query, and keeps Authorization for another port of the same host. hc's
-// own CheckRedirect, if any, runs after this one. Every refusal is logged
+// own CheckRedirect, if any, runs after this one. No redirect carries a
+// Referer. Every refusal is logged
 // to log at level ERROR: it is a misconfiguration or an attack, and must be
 // loud.
 func GuardRedirects(hc *http.Client, log *slog.Logger) *http.Client {
@@ -207,6 +208,9 @@ func GuardRedirects(hc *http.Client, log *slog.Logger) *http.Client {
 			}
 			return err
 		}
+		// Go sets Referer to the previous URL, which may be signed (an
+		// asset's address): the next host has no business with it.
+		req.Header.Del("Referer")
 		if next != nil {
 			return next(req, via)
 		}

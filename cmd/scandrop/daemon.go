@@ -273,6 +273,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 // runDaemon is `scandrop run` once configured: the daemon, its observers
 // (metrics, notifications) and the HTTP listener.
 func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	routeStdLog(log)
+	harden(log)
 	warnRisky(cfg, log)
 	mon := ops.NewMonitor(ops.BuildInfo(version, commitString()), nil)
 	notifier := ops.NewNotifier(cfg.Notify, ops.NotifierOptions{

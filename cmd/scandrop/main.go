@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -184,4 +185,22 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usageError{fmt.Sprintf("unknown log format %q (text, json)", format)}
+}
+
+// routeStdLog sends what the standard library writes through the log
+// package (net/http's transport and server: "Unsolicited response received
+// on idle HTTP channel…", with a peer's bytes in it) to l at WARN, bounded
+// and escaped like every other line, instead of raw to stderr.
+func routeStdLog(l *slog.Logger) {
+	stdlog.SetFlags(0)
+	stdlog.SetPrefix("")
+	stdlog.SetOutput(stdLogWriter{l})
+}
+
+type stdLogWriter struct{ l *slog.Logger }
+
+func (w stdLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimRight(string(p), "\n")
+	w.l.Warn("go library", "msg", textsafe.Clean(msg, textsafe.MaxLogValue))
+	return len(p), nil
 }

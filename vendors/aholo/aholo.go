@@ -58,6 +58,8 @@ type Config struct {
 	// DownloadAssets makes Finish download the result files into
 	// <drop>/assets/. recon.yaml's download_assets overrides it per drop.
 	DownloadAssets bool
+	// MaxAssetBytes bounds each downloaded asset. Default MaxAssetBytes.
+	MaxAssetBytes int64
 	// UploadStatusTimeout bounds the wait for OUS to finish one file after
 	// its bytes are sent. Default 5 minutes.
 	UploadStatusTimeout time.Duration

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -311,13 +312,17 @@ func ousBase(domain string) (*url.URL, error) {
 	if !strings.Contains(domain, "://") {
 		domain = "https://" + domain
 	}
+	// Only host[:port]: a path, query or fragment would move the uploads
+	// elsewhere on the host ("h/evil?x=" sends them to /evil), and user
+	// info moves them to another host ("a@b" is b).
 	u, err := url.Parse(domain)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("bad globalDomain %q", domain)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		strings.ContainsAny(domain, "@?#\\ \t") || (u.Path != "" && u.Path != "/") || strings.HasSuffix(u.Host, ":") {
+		return nil, fmt.Errorf("the token's globalDomain %q is not a bare host[:port]; the uploads would go elsewhere; ask Aholo", textsafe.Clean(domain, 256))
 	}
 	if u.Scheme != "https" {
 		return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", u.Scheme+"://"+u.Host)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.Path = ""
 	return u, nil
 }

@@ -237,6 +237,10 @@ func (j *Job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 	if id == "" {
 		return nil, vendors.E(vendors.Unknown, op, "the service answered success without a projectId")
 	}
+	// The id goes to result.json, the journal, logs and every poll.
+	if err := vendors.CheckID("projectId", string(id)); err != nil {
+		return nil, vendors.E(vendors.Rejected, op, err)
+	}
 	j.log.Info("aholo: project created", "project_id", string(id), "resources", len(body.Resources))
 	return vendors.IDs{"project_id": string(id)}, nil
 }
@@ -282,9 +286,15 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 		st := vendors.Status{State: vendors.Succeeded, Detail: s.word, Assets: map[string]string{}}
 		if r := t.Result; r != nil {
 			for k, p := range map[string]string{"ply": r.PlyPath, "spz": r.SpzPath, "sog": r.SogPath} {
-				if p != "" {
-					st.Assets[k] = j.resolve(p)
+				if p == "" {
+					continue
 				}
+				// Written to result.json and webhooks, and downloaded.
+				u := j.resolve(p)
+				if err := vendors.CheckLink(k+"Path", u); err != nil {
+					return vendors.Status{}, vendors.E(vendors.Rejected, op, err)
+				}
+				st.Assets[k] = u
 			}
 		}
 		return st, nil
@@ -295,9 +305,10 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 }
 
 // resolve makes a result path a URL: paths seen without a scheme are taken
-// relative to the endpoint's host.
+// relative to the endpoint's host. Anything with a scheme (javascript: too)
+// is returned as it is, for CheckLink to judge.
 func (j *Job) resolve(p string) string {
-	if strings.Contains(p, "://") {
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" {
 		return p
 	}
 	u := *j.v.client.endpoint
@@ -385,12 +396,23 @@ func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
 	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && resp.ContentLength >= 0 && fi.Size() == resp.ContentLength {
 		return fi.Size(), nil // already there, from a run that died before journaling it
 	}
+	limit, why := j.assetLimit(filepath.Dir(dst))
+	if resp.ContentLength > limit {
+		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("GET %s: the vendor announced an asset of %d bytes, more than %s; nothing was written", req.URL.Path, resp.ContentLength, why))
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
 	if err != nil {
 		return 0, vendors.E(vendors.Other, "", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	n, err := io.Copy(tmp, resp.Body)
+	defer os.Remove(tmp.Name()) // no-op after the rename; removes a partial file
+	// One byte past the limit tells a body that does not stop from one
+	// that ends exactly there. (A declared length is enforced by net/http:
+	// the body ends there whatever else the server sends.)
+	n, err := io.Copy(tmp, io.LimitReader(resp.Body, limit+1))
+	if err == nil && n > limit {
+		tmp.Close()
+		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("GET %s: the vendor sent more than %s; the partial file was removed", req.URL.Path, why))
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -410,6 +432,30 @@ func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
 		return 0, vendors.E(vendors.Other, "", err)
 	}
 	return n, nil
+}
+
+// MaxAssetBytes bounds one downloaded asset (Config.MaxAssetBytes): a
+// Gaussian-splat result is at most a few GiB; a vendor that sends more is
+// wrong, and must not fill the drop's disk.
+const MaxAssetBytes = 32 << 30
+
+// freeMargin is left free on the drop's file system by a download.
+const freeMargin = 1 << 30
+
+// assetLimit is how many bytes one asset written into dir may have: the
+// ceiling, or the free space of dir's file system less freeMargin when
+// that is smaller. why says which, for the error.
+func (j *Job) assetLimit(dir string) (limit int64, why string) {
+	limit = j.v.cfg.MaxAssetBytes
+	if limit <= 0 {
+		limit = MaxAssetBytes
+	}
+	why = fmt.Sprintf("the %d-byte limit per asset", limit)
+	if free, ok := freeBytes(dir); ok && free-freeMargin < limit {
+		limit = max(0, free-freeMargin)
+		why = fmt.Sprintf("the drop's disk can take (%d bytes free, %d kept free)", free, int64(freeMargin))
+	}
+	return limit, why
 }
 
 // safeFileName keeps a project name usable as a file name everywhere.

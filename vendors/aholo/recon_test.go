@@ -295,7 +295,12 @@ func TestOUSBase(t *testing.T) {
 			t.Errorf("ousBase(%q) = %v, %v; want %s", in, u, err, want)
 		}
 	}
-	for _, bad := range []string{"", "ftp://x", "https://", "http://10.0.0.5:8080", "http://ous.kujiale.com"} {
+	for _, bad := range []string{"", "ftp://x", "https://", "http://10.0.0.5:8080", "http://ous.kujiale.com",
+		// Only host[:port]: a path, query, fragment or user info would send
+		// the uploads (and the token) elsewhere.
+		"127.0.0.2:8443/evil?x=", "127.0.0.1:8445@127.0.0.2:8443", "https://u:p@ous.kujiale.com",
+		"ous.kujiale.com/evil", "ous.kujiale.com?x", "ous.kujiale.com#f", "ous.kujiale.com:", "ous kujiale.com",
+		"ous.kujiale.com\\@evil.com", "https://ous.kujiale.com/x/"} {
 		if _, err := ousBase(bad); err == nil {
 			t.Errorf("ousBase(%q) accepted", bad)
 		}

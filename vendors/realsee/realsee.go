@@ -389,8 +389,15 @@ func (j *job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 	if out.TaskCode == "" {
 		return nil, vendors.E(vendors.Unknown, op, "answer has no task_code")
 	}
+	// The ids go to result.json, the journal, logs and every status query.
+	if err := vendors.CheckID("task_code", string(out.TaskCode)); err != nil {
+		return nil, vendors.E(vendors.Rejected, op, err)
+	}
 	ids := vendors.IDs{"task_code": string(out.TaskCode)}
 	if out.ProjectID != "" {
+		if err := vendors.CheckID("project_id", string(out.ProjectID)); err != nil {
+			return nil, vendors.E(vendors.Rejected, op, err)
+		}
 		ids["project_id"] = string(out.ProjectID)
 	}
 	return ids, nil
@@ -420,6 +427,12 @@ func (v *Vendor) downloadURL(ctx context.Context, st uploadState) (string, error
 	t, err := v.fileToken(ctx)
 	if err != nil {
 		return "", err
+	}
+	// The presigned URL carries a signature of the temporary credentials.
+	if u, err := url.Parse(host); err != nil || u.Host == "" {
+		return "", vendors.E(vendors.Rejected, "realsee: presign", "the file token's download_host is not a host")
+	} else if err := vendors.CheckCredentialEndpoint("the download host in the file token", u.Scheme, u.Host); err != nil {
+		return "", vendors.E(vendors.Rejected, "realsee: presign", err)
 	}
 	dl := st.Storage
 	dl.Endpoint, dl.PathStyle = host, false
@@ -456,6 +469,11 @@ func (j *job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 	case "success":
 		if ts.VRURL == "" {
 			return vendors.Status{State: vendors.Running, Detail: "success without vr_url yet"}, nil
+		}
+		// The link goes to result.json and webhooks: a javascript: link or
+		// one cut short is not a success.
+		if err := vendors.CheckLink("vr_url", ts.VRURL); err != nil {
+			return vendors.Status{}, vendors.E(vendors.Rejected, "realsee: status", err)
 		}
 		return vendors.Status{State: vendors.Succeeded, Detail: ts.Status, VRURL: ts.VRURL}, nil
 	case "failed", "fail", "failure", "error":

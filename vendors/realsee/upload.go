@@ -78,6 +78,13 @@ func storageOf(t *fileToken) (storage, error) {
 		return st, fmt.Errorf("file token has an unknown scheme %q", scheme)
 	}
 	bare := strings.TrimPrefix(host, st.Bucket+".")
+	// Every PUT carries the temporary key id and the session token: over
+	// plain http they would cross the network in clear. The document
+	// builds the endpoint from custom_scheme "https"; http is kept for
+	// loopback stores, whose traffic never leaves the machine.
+	if err := vendors.CheckCredentialEndpoint("the upload endpoint in the file token", scheme, bare); err != nil {
+		return st, err
+	}
 	if isLocalHost(bare) {
 		st.Endpoint, st.PathStyle = scheme+"://"+bare, true
 		return st, nil

@@ -80,6 +80,12 @@ type Options struct {
 	Hook func(r *http.Request)
 	// OnBlock, if set, is called after a block has been stored.
 	OnBlock func(md5 string, index int)
+	// ResultPaths, when set, is the result of every successful task
+	// ("plyPath": …) and ProjectID the projectId create-3d-recon answers:
+	// tests of answers scandrop must refuse (a javascript: link, an asset
+	// elsewhere, an id of "../../x").
+	ResultPaths map[string]any
+	ProjectID   string
 }
 
 // TokenLife is how long an upload token is good for.
@@ -540,6 +546,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.creates++
 	id := s.nextID("3FO")
+	if s.opts.ProjectID != "" {
+		id = s.opts.ProjectID
+	}
 	s.projects[id] = &project{id: id, body: b, fail: s.failTasks, status: 8}
 	s.order = append(s.order, id)
 	s.mu.Unlock()
@@ -658,6 +667,9 @@ func (s *Server) handleTasks(w http.ResponseWriter, r *http.Request) {
 			}
 			if *p.body.UploadSog {
 				t.Result["sogPath"] = s.api.URL + "/assets/" + id + ".sog"
+			}
+			if s.opts.ResultPaths != nil {
+				t.Result = s.opts.ResultPaths
 			}
 		}
 		out = append(out, t)

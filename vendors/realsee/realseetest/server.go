@@ -90,6 +90,11 @@ type Options struct {
 	// multipart uploads on small data, demos set the second for big data.
 	MinPartSize int64
 	StorageDir  string
+
+	// VRURL, TaskCode and ProjectID, when set, replace the random vr_url,
+	// task_code and project_id of every task: tests of answers scandrop
+	// must refuse (a javascript: link, a task code of "../../x").
+	VRURL, TaskCode, ProjectID string
 }
 
 // Submit is one submit call that created a task.

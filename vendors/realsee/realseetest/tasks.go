@@ -3,6 +3,7 @@ package realseetest
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,6 +88,7 @@ func (s *Server) submit(r *http.Request) reply {
 
 	t := &task{projectID: "pano-" + randomCode(20), failure: failure, vrURL: "https://realsee.cn/" + randomCode(16)}
 	code := randomCode(20)
+	t.projectID, t.vrURL, code = cmp.Or(s.opts.ProjectID, t.projectID), cmp.Or(s.opts.VRURL, t.vrURL), cmp.Or(s.opts.TaskCode, code)
 	s.mu.Lock()
 	if s.failTasks {
 		t.failure = strings.TrimPrefix(t.failure+"; forced by FailTasks", "; ")

@@ -1,0 +1,19 @@
+//go:build windows
+
+package aholo
+
+import "golang.org/x/sys/windows"
+
+// freeBytes is the space the caller may still write on the volume holding
+// dir; ok is false when it cannot be told.
+func freeBytes(dir string) (free int64, ok bool) {
+	p, err := windows.UTF16PtrFromString(dir)
+	if err != nil {
+		return 0, false
+	}
+	var avail, total, totalFree uint64
+	if windows.GetDiskFreeSpaceEx(p, &avail, &total, &totalFree) != nil {
+		return 0, false
+	}
+	return int64(min(avail, 1<<62)), true
+}
