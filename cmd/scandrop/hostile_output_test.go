@@ -585,7 +585,7 @@ func TestHostileOutputProcessTaken(t *testing.T) {
 	}
 
 	// The daemon runs it (held at the vendor): process is told so.
-	r.drop("t-running", realseeFiles(t, 1, 1024))
+	r.drop("t-running", realseeFiles(t, 1, 8<<10))
 	eventually(t, "t-running to wait for the vendor", 30*time.Second, func() bool {
 		rec, err := pipeline.ReadRecord(r.path("processing", "t-running"))
 		return err == nil && rec.Stage == pipeline.StageWait
@@ -600,7 +600,7 @@ func TestHostileOutputProcessTaken(t *testing.T) {
 	// meanwhile, and process finds its folder gone when it writes.
 	// The folder is written in place (no rename), so the daemon waits for
 	// it to settle while process, started at once, already runs it.
-	writeTree(t, r.path("inbox", "t-race"), realseeFiles(t, 1, 1024))
+	writeTree(t, r.path("inbox", "t-race"), realseeFiles(t, 1, 8<<10))
 	proc := exec.Command(binPath, "process", "--config", r.cfgPath, "--log-format", "json", r.path("inbox", "t-race"))
 	var pout, perr bytes.Buffer
 	proc.Stdout, proc.Stderr = &pout, &perr

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,14 +67,15 @@ func currentStoreCredentials(t *testing.T, gw *realseetest.Server) (secretKey, s
 // lastAccessToken is the access token currentStoreCredentials used.
 var lastAccessToken string
 
-// snapshot lists every file under dir (but skip) with size and mtime.
-func snapshot(dir, skip string) map[string]string {
+// snapshot lists every file under dir (but the skip folders) with size and
+// mtime.
+func snapshot(dir string, skip ...string) map[string]string {
 	out := map[string]string{}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
-		if p == skip {
+		if slices.Contains(skip, p) {
 			return filepath.SkipDir
 		}
 		if fi, err := d.Info(); err == nil {
@@ -94,10 +96,10 @@ func TestReliabilitySecretsAndPaths(t *testing.T) {
 		aholo:    &aholotest.Options{BlockSize: 1 << 20},
 		logLevel: "debug", uploadConc: 1,
 	})
-	before := snapshot(r.root, r.watchDir)
+	before := snapshot(r.root, r.watchDir, r.stateDir)
 	d := r.start()
 	eventually(t, "the daemon to run", 15*time.Second, func() bool { return strings.Contains(d.log.String(), "scandrop running") })
-	rootEvents := watchOutside(t, r.root, r.watchDir) // the config folder: only watch/ may be touched from now on
+	rootEvents := watchOutside(t, r.root, r.watchDir, r.stateDir) // the config folder: only watch/ and scandrop's state_dir may be touched from now on
 
 	// A big Realsee drop whose credentials rotate mid-upload and whose
 	// access token expires while it waits; an Aholo drop whose upload
@@ -205,7 +207,7 @@ func TestReliabilitySecretsAndPaths(t *testing.T) {
 			t.Errorf("the daemon touched files beside the watch folder: %v", outside)
 		}
 	}
-	after := snapshot(r.root, r.watchDir)
+	after := snapshot(r.root, r.watchDir, r.stateDir)
 	for p, s := range after {
 		if before[p] != s {
 			t.Errorf("%s appeared or changed outside the watch folder", p)

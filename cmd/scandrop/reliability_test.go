@@ -92,6 +92,7 @@ type rig struct {
 	watchDir string
 	cfgPath  string
 	tmpDir   string // TMPDIR of the daemons
+	stateDir string // state_dir of the daemons: the claim key
 
 	gw      *realseetest.Server
 	gwProxy *faultproxy.Proxy
@@ -172,10 +173,12 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	os.MkdirAll(r.tmpDir, 0o755)
 	r.cfgPath = filepath.Join(r.root, "config.yaml")
 
-	var cfg strings.Builder
 	// Every daemon of the rig shares one claim key, outside the watch.
+	r.stateDir = filepath.Join(r.root, "state")
+	os.MkdirAll(r.stateDir, 0o700)
+	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "watches:\n  - dir: %s\n    mode: %s\n    poll_interval: %s\n    settle: %s\nmax_jobs: %d\nstate_dir: %s\nlog:\n  level: %s\n",
-		r.watchDir, o.mode, o.pollInterval, o.settle, o.maxJobs, filepath.Join(r.root, "state"), o.logLevel)
+		r.watchDir, o.mode, o.pollInterval, o.settle, o.maxJobs, r.stateDir, o.logLevel)
 	if o.realsee != nil {
 		gopts := *o.realsee
 		gopts.AppKey, gopts.AppSecret = relRealseeKey, relRealseeSecret
