@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,12 +82,20 @@ type rateTransport struct {
 }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var sent *rateBody
 	if req.Body != nil && req.Body != http.NoBody {
 		r := req.Clone(req.Context()) // a RoundTripper must not change req
-		r.Body = &rateBody{rc: req.Body, window: t.window}
+		sent = &rateBody{rc: req.Body, window: t.window}
+		r.Body = sent
 		req = r
 	}
 	resp, err := t.rt.RoundTrip(req)
+	if err != nil && sent != nil {
+		// The transport reports the closed connection; say why it closed.
+		if slow := sent.tooSlow.Load(); slow != nil {
+			err = fmt.Errorf("%w (%v)", slow, err)
+		}
+	}
 	if req.Method == http.MethodGet && resp != nil && resp.Body != nil && resp.Body != http.NoBody {
 		resp.Body = &rateBody{rc: resp.Body, window: t.window}
 	}
@@ -109,6 +118,9 @@ type rateBody struct {
 	start  time.Time
 	moved  int64
 	err    error
+	// tooSlow is err when it is a *TooSlowError, for RoundTrip, which may
+	// run in another goroutine than Read.
+	tooSlow atomic.Pointer[TooSlowError]
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
@@ -124,7 +136,9 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	if err == nil {
 		if now = time.Now(); now.Sub(b.start) >= b.window {
 			if b.moved < MinBytes {
-				b.err = &TooSlowError{Moved: b.moved, Window: now.Sub(b.start).Round(time.Millisecond)}
+				slow := &TooSlowError{Moved: b.moved, Window: now.Sub(b.start).Round(time.Millisecond)}
+				b.err = slow
+				b.tooSlow.Store(slow)
 				return n, b.err
 			}
 			b.start, b.moved = now, 0
