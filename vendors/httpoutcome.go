@@ -20,19 +20,27 @@ import (
 // that the same answer means the same thing whichever vendor gave it:
 //
 //	outcome                                         kind               SafeToRetry
+//	URL not http/https (file://, none): not sent    Rejected           yes
 //	no connection (dial, DNS, TLS handshake)        Transient          yes
+//	  … TLS certificate not trusted (said so)       Transient          yes
 //	429, 503 (Retry-After honoured, bounded)        Transient          yes
 //	408                                             Transient          yes
 //	redirect to another origin, or https→http       Rejected           307/308: yes
 //	  … of a call that creates, 301/302/303         Unknown            no
 //	connection lost after it was made, answer cut,  creates: Unknown   no
-//	  500, 502, 504 and other 5xx but 501/505       else: Transient
+//	  answer not whole within CallTimeout,          else: Transient
+//	  500, 502, 504 and other 5xx but 501/505
 //	anything else (2xx, 4xx, 501, 505)              the vendor's envelope decides
 //
 // 429 and 503 say the server did not take the request on; a 5xx of any
 // other kind, or an answer that never arrived whole, says nothing about
 // what the server did before it failed, so a call that creates (a task, a
-// project) must not be repeated blindly.
+// project) must not be repeated blindly. A refused redirect never reached
+// the other host, but the configured one answered it: 307 and 308 promise
+// the request was not acted on (the same request is wanted elsewhere);
+// 303 says it was ("done, see other"); 301 and 302 promise neither, and
+// the Post/Redirect/Get pattern has long answered a POST it acted on with
+// a 302 — so on a create they stay unknown outcomes, like 303.
 
 // MaxRetryAfter bounds a server's Retry-After: a longer wait is the
 // server's wish, not a promise, and the job's own timeout still runs.
