@@ -560,9 +560,10 @@ func (r *run) pollBefore(ctx context.Context, job vendors.Job, ids vendors.IDs, 
 // retry calls fn until it succeeds, fails for good, or transient errors
 // have gone on longer than the vendor timeout. A wait before a retry that
 // would end past the vendor timeout is cut short, and a Retry-After that
-// would is not waited at all: the stage fails at once. fn's own context is not bounded by the vendor
-// timeout (an upload may rightly take longer); its calls are bounded by
-// vendors.CallTimeout and the stall guard.
+// would is not waited at all: the stage fails at once. fn's own context
+// is not bounded by the vendor timeout (an upload may rightly take
+// longer); its calls are bounded by vendors.CallTimeout and the stall
+// guard's minimum rate.
 func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func(context.Context) error) error {
 	start := r.p.o.Clock.Now()
 	backoff := r.p.o.MinBackoff
