@@ -518,7 +518,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 	backoff := r.p.o.MinBackoff
 	last := ""
 	for {
-		st, err := job.Poll(ctx, rec.IDs)
+		st, err := r.pollBefore(ctx, job, rec.IDs, deadline)
 		if err == nil {
 			out.recovered()
 			backoff = r.p.o.MinBackoff
@@ -539,18 +539,22 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 			out.failed(err)
 			r.p.o.Observer.Retrying(r.name, r.vendorName, StageWait, vendors.KindOf(err).String(), err)
 		}
-		if r.p.o.Clock.Now().After(deadline) {
-			msg := fmt.Sprintf("the vendor did not finish within %s (realsee/aholo timeout in config.yaml); the task may still finish", s.Timeout)
-			if err != nil {
-				msg += "; last error: " + err.Error()
-			}
-			return st, vendors.E(vendors.Timeout, "wait", msg)
-		}
 		delay := s.PollInterval
 		if err != nil {
 			delay = retryWait(backoff, err)
 			backoff = min(backoff*2, r.p.o.MaxBackoff)
 		}
+		left := deadline.Sub(r.p.o.Clock.Now())
+		if left <= 0 || vendors.RetryAfterOf(err) > left {
+			// Past the deadline, or the vendor asked for a wait that
+			// would end after it: fail now rather than sit out the wait.
+			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.vendorName)
+			if err != nil {
+				msg += "; last error: " + err.Error()
+			}
+			return st, vendors.E(vendors.Timeout, "wait", msg)
+		}
+		delay = min(delay, left) // a last poll at the deadline
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
@@ -559,8 +563,30 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 	}
 }
 
+// pollGrace is the least time a poll gets, so that a job resumed after its
+// deadline still asks once whether its task finished.
+const pollGrace = 5 * time.Second
+
+// pollBefore is job.Poll bounded by the wait's deadline (at least
+// pollGrace): a poll whose answer trickles in must not hold the job past
+// it. A poll cut off by the deadline is a Transient error.
+func (r *run) pollBefore(ctx context.Context, job vendors.Job, ids vendors.IDs, deadline time.Time) (vendors.Status, error) {
+	pctx, cancel := context.WithTimeout(ctx, max(deadline.Sub(r.p.o.Clock.Now()), pollGrace))
+	defer cancel()
+	st, err := job.Poll(pctx, ids)
+	if err != nil && ctx.Err() == nil && pctx.Err() != nil && !vendors.Retryable(err) {
+		err = &vendors.Error{Kind: vendors.Transient, Op: "poll", Err: fmt.Errorf("cut off at the vendor timeout: %w", err)}
+	}
+	return st, err
+}
+
 // retry calls fn until it succeeds, fails for good, or transient errors
-// have gone on longer than the vendor timeout.
+// have gone on longer than the vendor timeout. A wait before a retry that
+// would end past the vendor timeout is cut short, and a Retry-After that
+// would is not waited at all: the stage fails at once. fn's own context
+// is not bounded by the vendor timeout (an upload may rightly take
+// longer); its calls are bounded by vendors.CallTimeout and the stall
+// guard's minimum rate.
 func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func(context.Context) error) error {
 	start := r.p.o.Clock.Now()
 	backoff := r.p.o.MinBackoff
@@ -574,15 +600,20 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		if ctx.Err() != nil || !vendors.Retryable(err) {
 			return err
 		}
-		if r.p.o.Clock.Now().Sub(start) > s.Timeout {
+		wait, left := retryWait(backoff, err), start.Add(s.Timeout).Sub(r.p.o.Clock.Now())
+		if left < 0 {
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}
+		if ra := vendors.RetryAfterOf(err); ra > left {
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.vendorName, err))
+		}
+		wait = min(wait, left)
 		out.failed(err)
 		r.p.o.Observer.Retrying(r.name, r.vendorName, stage, vendors.KindOf(err).String(), err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-r.p.o.Clock.After(retryWait(backoff, err)):
+		case <-r.p.o.Clock.After(wait):
 		}
 		backoff = min(backoff*2, r.p.o.MaxBackoff)
 	}

@@ -2,6 +2,8 @@ package vendors
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,23 +20,57 @@ import (
 // that the same answer means the same thing whichever vendor gave it:
 //
 //	outcome                                         kind               SafeToRetry
+//	URL not http/https (file://, none): not sent    Rejected           yes
 //	no connection (dial, DNS, TLS handshake)        Transient          yes
+//	  … TLS certificate not trusted (said so)       Transient          yes
 //	429, 503 (Retry-After honoured, bounded)        Transient          yes
 //	408                                             Transient          yes
 //	redirect to another origin, or https→http       Rejected           307/308: yes
 //	  … of a call that creates, 301/302/303         Unknown            no
 //	connection lost after it was made, answer cut,  creates: Unknown   no
-//	  500, 502, 504 and other 5xx but 501/505       else: Transient
+//	  answer not whole within CallTimeout,          else: Transient
+//	  500, 502, 504 and other 5xx but 501/505
 //	anything else (2xx, 4xx, 501, 505)              the vendor's envelope decides
 //
 // 429 and 503 say the server did not take the request on; a 5xx of any
 // other kind, or an answer that never arrived whole, says nothing about
 // what the server did before it failed, so a call that creates (a task, a
-// project) must not be repeated blindly.
+// project) must not be repeated blindly. A refused redirect never reached
+// the other host, but the configured one answered it: 307 and 308 promise
+// the request was not acted on (the same request is wanted elsewhere);
+// 303 says it was ("done, see other"); 301 and 302 promise neither, and
+// the Post/Redirect/Get pattern has long answered a POST it acted on with
+// a 302 — so on a create they stay unknown outcomes, like 303.
 
 // MaxRetryAfter bounds a server's Retry-After: a longer wait is the
 // server's wish, not a promise, and the job's own timeout still runs.
 const MaxRetryAfter = 10 * time.Minute
+
+// CallTimeout bounds one small API call as a whole — token, submit, poll,
+// the upload service's token and status calls — from the request to the
+// last byte of the answer. Their answers are small and size-bounded, so a
+// call that takes longer is a peer trickling bytes (which the stall guard,
+// reset by every byte, lets through) or hung: without this bound one such
+// call holds its job, and a max_jobs slot, for ever. A variable so that
+// tests can shorten it; bulk transfers are bounded by the stall guard's
+// minimum rate instead.
+var CallTimeout = 2 * time.Minute
+
+// BoundCall returns ctx bounded by CallTimeout, and a function that names
+// that bound in an error it caused (the transport says only "context
+// deadline exceeded"). Use the context for the request and for reading the
+// answer; call cancel when the answer has been read.
+func BoundCall(ctx context.Context) (bounded context.Context, explain func(error) error, cancel context.CancelFunc) {
+	d := CallTimeout
+	bounded, cancel = context.WithTimeout(ctx, d)
+	explain = func(err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(bounded.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("no complete answer within %s: %w", d, err)
+		}
+		return err
+	}
+	return bounded, explain, cancel
+}
 
 // Exchange is what came of one HTTP request, for HTTPOutcome.
 type Exchange struct {
@@ -80,8 +116,16 @@ func HTTPOutcome(op string, x Exchange) *Error {
 			e.Err = fmt.Errorf("%w (retry after %s)", e.Err, e.RetryAfter)
 		}
 		return e
+	case errors.As(x.Err, new(*SchemeError)):
+		// Nothing was sent: the URL itself is wrong, and will be next time.
+		return &Error{Kind: Rejected, Op: op, SafeToRetry: true, Err: x.Err}
 	case x.Status == http.StatusRequestTimeout:
 		return &Error{Kind: Transient, Op: op, SafeToRetry: true, Err: fmt.Errorf("HTTP %d %s%s", x.Status, http.StatusText(x.Status), detail)}
+	case x.Err != nil && certificateProblem(x.Err):
+		// Retried: an operator may fix the CA bundle or the proxy while
+		// the job waits; the message says what to fix.
+		return &Error{Kind: Transient, Op: op, SafeToRetry: true,
+			Err: fmt.Errorf("TLS certificate problem (check the system's CA certificates, the clock, or a proxy that intercepts HTTPS): %w", x.Err)}
 	case x.Err != nil && (!x.Reached || noConnection(x.Err)):
 		return &Error{Kind: Transient, Op: op, SafeToRetry: true, Err: x.Err}
 	case x.Err != nil:
@@ -107,6 +151,28 @@ func noConnection(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// certificateProblem reports whether err is a failure to verify the
+// server's TLS certificate.
+func certificateProblem(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) || errors.As(err, &verify)
+}
+
+// SchemeError is a URL, handed out by a vendor, that is not http or https
+// (file://, ftp://, no scheme at all): nothing was sent, and nothing ever
+// will be. It names the scheme only: the URL may carry a signature.
+type SchemeError struct{ Scheme string }
+
+func (e *SchemeError) Error() string {
+	if e.Scheme == "" {
+		return "the URL has no scheme; only http and https URLs are used"
+	}
+	return fmt.Sprintf("the URL's scheme is %q; only http and https URLs are used", e.Scheme)
 }
 
 // RetryAfter reads a Retry-After header, in seconds or as an HTTP date,
@@ -142,7 +208,12 @@ func RetryAfterOf(err error) time.Duration {
 
 // Send performs req with hc and reports whether a connection to the server
 // was made, i.e. whether anything may have reached it.
+// A URL that is not http or https is refused before anything is sent, with
+// a *SchemeError, which HTTPOutcome calls Rejected.
 func Send(hc *http.Client, req *http.Request) (resp *http.Response, reached bool, err error) {
+	if s := strings.ToLower(req.URL.Scheme); s != "http" && s != "https" {
+		return nil, false, &SchemeError{Scheme: req.URL.Scheme}
+	}
 	var got atomic.Bool
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { got.Store(true) }}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))

@@ -2,7 +2,10 @@ package vendors
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -139,5 +142,19 @@ func TestGuardRedirects(t *testing.T) {
 	req, _ := http.NewRequestWithContext(WithoutCredentials(context.Background()), http.MethodGet, home.URL+"/away", nil)
 	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Errorf("credential-free download not redirected: %v %v", resp, err)
+	}
+}
+
+// TestHostileSlowCertificate: an untrusted certificate is retried (an
+// operator may fix the CA bundle) but the message says what it is.
+func TestHostileSlowCertificate(t *testing.T) {
+	err := fmt.Errorf("Post /x: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
+	e := HTTPOutcome("op", Exchange{Err: err, Reached: true})
+	if e == nil || e.Kind != Transient || !strings.Contains(e.Error(), "TLS certificate problem") {
+		t.Errorf("untrusted certificate: %v, want Transient naming the certificate", e)
+	}
+	e = HTTPOutcome("op", Exchange{Err: &SchemeError{Scheme: "file"}})
+	if e == nil || e.Kind != Rejected || !strings.Contains(e.Error(), `"file"`) {
+		t.Errorf("file:// URL: %v, want Rejected naming the scheme", e)
 	}
 }

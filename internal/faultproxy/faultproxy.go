@@ -25,6 +25,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
@@ -59,6 +60,11 @@ const (
 	// Delay holds the request for Rule.For, then forwards it: a slow link
 	// or a busy server, not a dead one.
 	Delay
+	// Trickle forwards the request, sends the answer's headers (without
+	// its length), then its body one byte every Rule.For (default 1s),
+	// then spaces — valid trailing JSON whitespace — for ever: a peer that
+	// never stalls and never finishes.
+	Trickle
 )
 
 func (f Fault) String() string {
@@ -77,6 +83,8 @@ func (f Fault) String() string {
 		return "stall-answer"
 	case Delay:
 		return "delay"
+	case Trickle:
+		return "trickle"
 	}
 	return fmt.Sprintf("fault(%d)", int(f))
 }
@@ -297,6 +305,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case Delay:
 		p.stall(r.Context(), rule.For)
 		p.rp.ServeHTTP(w, r)
+	case Trickle:
+		p.trickle(w, r, rule.For)
 	default:
 		p.rp.ServeHTTP(w, r)
 	}
@@ -314,6 +324,42 @@ func (p *Proxy) stall(ctx context.Context, d time.Duration) {
 	case <-timeout:
 	case <-ctx.Done():
 	case <-p.closed:
+	}
+}
+
+// trickle forwards r and sends the answer a byte every every, then spaces,
+// until the client goes away or the proxy closes.
+func (p *Proxy) trickle(w http.ResponseWriter, r *http.Request, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	body := rec.Body.Bytes()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		b := byte(' ')
+		if i < len(body) {
+			b = body[i]
+		}
+		if _, err := w.Write([]byte{b}); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-p.closed:
+			return
+		}
 	}
 }
 

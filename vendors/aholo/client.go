@@ -70,8 +70,8 @@ type client struct {
 	log      *slog.Logger
 }
 
-// callTimeout bounds one small API call; uploads have their own bound.
-const callTimeout = 2 * time.Minute
+// maxAnswer bounds an answer of the API or OUS: they are a few KiB.
+const maxAnswer = 8 << 20
 
 // retries is how many times an idempotent call is tried before its
 // Transient error goes back to the pipeline, which has its own backoff.
@@ -121,9 +121,12 @@ func (c *client) roundTrip(req *http.Request) (a answer) {
 	defer resp.Body.Close()
 	a.status, a.header = resp.StatusCode, resp.Header
 	if a.err == nil {
-		a.body, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 		if err != nil {
 			a.err = fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+		} else if len(a.body) > maxAnswer {
+			a.body = a.body[:maxAnswer]
+			a.err = fmt.Errorf("%s %s: answer larger than %d bytes, not read", req.Method, req.URL.Path, maxAnswer)
 		}
 	}
 	a.at = c.clock.Now()
@@ -248,13 +251,14 @@ func (c *client) api(ctx context.Context, op, method, path string, query url.Val
 			return &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: err}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, explain, cancel := vendors.BoundCall(ctx)
 	defer cancel()
 	req, err := c.newAPIRequest(ctx, method, path, query, body)
 	if err != nil {
 		return &vendors.Error{Kind: vendors.Other, Op: op, SafeToRetry: true, Err: err}
 	}
 	a := c.roundTrip(req)
+	a.err = explain(a.err)
 	if err := classify(op, a, creates, false); err != nil {
 		return err
 	}

@@ -375,6 +375,10 @@ func (j *Job) Finish(ctx context.Context, jr vendors.Journal, st *vendors.Status
 func (j *Job) download(ctx context.Context, u, dst string) (int64, error) {
 	req, err := http.NewRequestWithContext(vendors.WithoutCredentials(ctx), http.MethodGet, u, nil)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may carry a signature
+		}
 		return 0, vendors.E(vendors.Rejected, "", fmt.Errorf("bad asset URL: %v", err))
 	}
 	resp, reached, err := vendors.Send(j.v.client.http, req)

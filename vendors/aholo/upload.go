@@ -40,6 +40,12 @@ const (
 	// statusEvery is the OUS status polling interval (the service asks for
 	// at least 200 ms).
 	statusEvery = 200 * time.Millisecond
+	// statusMax is the longest wait between two status polls: the wait
+	// doubles from statusEvery, so that a file OUS is slow to assemble is
+	// not asked about five times a second for minutes.
+	statusMax = 5 * time.Second
+	// statusNoData is the least wait after a status answer without data.
+	statusNoData = time.Second
 	// partTimeout bounds one block or small-file request.
 	partTimeout = 10 * time.Minute
 	// defaultBlockSize is used when the token answer has no blockSize.
@@ -262,7 +268,16 @@ func (u *uploader) sendFile(ctx context.Context, op string, o *ous, fh *os.File,
 
 // send makes one OUS request with the token and decodes d into out.
 func (u *uploader) send(ctx context.Context, op string, o *ous, method, p string, q url.Values, body io.Reader, ctype string, length int64, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, partTimeout)
+	// A call without a body (status) is small: bounded as a whole like
+	// every API call. A block or a file is bounded by partTimeout and the
+	// stall guard's minimum rate.
+	explain := func(err error) error { return err }
+	var cancel context.CancelFunc
+	if body == nil {
+		ctx, explain, cancel = vendors.BoundCall(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, partTimeout)
+	}
 	defer cancel()
 	ref := *o.base
 	ref.Path += p
@@ -278,6 +293,7 @@ func (u *uploader) send(ctx context.Context, op string, o *ous, method, p string
 		req.ContentLength = length
 	}
 	a := u.job.v.client.roundTrip(req)
+	a.err = explain(a.err)
 	if err := classify(op, a, false, true); err != nil {
 		return err
 	}
@@ -394,13 +410,26 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) {
 	c := u.job.v.client
 	deadline := c.clock.Now().Add(u.job.v.cfg.UploadStatusTimeout)
+	every, warned := statusEvery, false
 	for {
 		var st uploadStatus
+		var raw json.RawMessage
 		err := c.retry(ctx, func() error {
-			return u.send(ctx, op+": status", o, http.MethodGet, ousStatus, nil, nil, "", 0, &st)
+			return u.send(ctx, op+": status", o, http.MethodGet, ousStatus, nil, nil, "", 0, &raw)
 		})
 		if err != nil {
 			return "", err
+		}
+		if len(raw) == 0 || string(raw) == "null" {
+			// Not documented; taken as "not done yet", but said once,
+			// and asked less often.
+			if !warned {
+				u.job.log.Warn("aholo: the upload service's status answer has no data; waiting", "op", op)
+				warned = true
+			}
+			every = max(every, statusNoData)
+		} else if err := json.Unmarshal(raw, &st); err != nil {
+			return "", vendors.E(vendors.Transient, op+": status", fmt.Errorf("unexpected data %.200q: %v", raw, err))
 		}
 		switch int(st.Status) {
 		case ousDone:
@@ -423,8 +452,9 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 		select {
 		case <-ctx.Done():
 			return "", vendors.E(vendors.Transient, op, ctx.Err())
-		case <-c.clock.After(statusEvery):
+		case <-c.clock.After(min(every, max(deadline.Sub(c.clock.Now()), 0)+time.Millisecond)):
 		}
+		every = min(every*2, statusMax)
 	}
 }
 

@@ -163,16 +163,26 @@ func (c *client) callOnce(ctx context.Context, op, method, path string, query ur
 // do performs req and decodes the envelope; data goes into out when the
 // code is 0. What the HTTP level says is decided by vendors.HTTPOutcome,
 // the table both vendors share; creates marks the call that creates a task.
+//
+// The whole call, answer included, is bounded by vendors.CallTimeout, and
+// the answer by maxAPIAnswer bytes.
 func (c *client) do(req *http.Request, creates bool, out any) (*envelope, error) {
+	ctx, explain, cancel := vendors.BoundCall(req.Context())
+	defer cancel()
+	req = req.WithContext(ctx)
 	resp, reached, err := vendors.Send(c.http, req)
-	x := vendors.Exchange{Creates: creates, Reached: reached, Err: stripURL(err)}
+	x := vendors.Exchange{Creates: creates, Reached: reached, Err: explain(stripURL(err))}
 	var raw []byte
+	tooLarge := false
 	if resp != nil {
 		x.Status, x.Header = resp.StatusCode, resp.Header
 		if err == nil {
-			raw, err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+			raw, err = io.ReadAll(io.LimitReader(resp.Body, maxAPIAnswer+1))
 			if err != nil {
-				x.Err = fmt.Errorf("reading answer: %w", err)
+				x.Err = explain(fmt.Errorf("reading answer: %w", err))
+			}
+			if len(raw) > maxAPIAnswer {
+				raw, tooLarge = raw[:maxAPIAnswer], true
 			}
 		}
 		resp.Body.Close()
@@ -201,6 +211,9 @@ func (c *client) do(req *http.Request, creates bool, out any) (*envelope, error)
 		if creates {
 			kind = vendors.Unknown
 		}
+		if tooLarge {
+			return nil, &vendors.Error{Kind: kind, Err: fmt.Errorf("answer larger than %d bytes, not read: %s", maxAPIAnswer, firstBytes(raw))}
+		}
 		return nil, &vendors.Error{Kind: kind, Err: fmt.Errorf("answer is not JSON: %s", firstBytes(raw))}
 	}
 	if env.Code == codeOK && out != nil && len(env.Data) > 0 && string(env.Data) != "null" {
@@ -210,6 +223,9 @@ func (c *client) do(req *http.Request, creates bool, out any) (*envelope, error)
 	}
 	return &env, nil
 }
+
+// maxAPIAnswer bounds an API answer: they are a few KiB.
+const maxAPIAnswer = 8 << 20
 
 // stripURL keeps a transport error's cause and drops the *url.Error
 // around it, whose URL the caller knows already.

@@ -86,7 +86,9 @@ func New(cfg Config) *Vendor {
 	if cfg.StallTimeout == 0 {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
-	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
+	// The store's pool first: the guard's transport is not an
+	// *http.Transport that storeClient could widen later.
+	cfg.HTTPClient = stall.Guard(storeClient(cfg.HTTPClient), cfg.StallTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = vendors.SystemClock{}
 	}

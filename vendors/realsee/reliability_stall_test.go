@@ -80,6 +80,10 @@ func TestStallGuard(t *testing.T) {
 		}
 	}
 
+	// 8 bytes over 800ms: slow, but more than MinBytes (here 2) in every
+	// 300ms window.
+	defer func(m int64) { stall.MinBytes = m }(stall.MinBytes)
+	stall.MinBytes = 2
 	resp, err := hc.Get(srv.URL + "/slow")
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)

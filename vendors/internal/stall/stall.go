@@ -4,8 +4,11 @@ package stall
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,9 +45,109 @@ func Guard(hc *http.Client, d time.Duration) *http.Client {
 		return &idleConn{Conn: conn, idle: d}, nil
 	}
 	c := *hc
-	c.Transport = tr
+	c.Transport = &rateTransport{rt: tr, window: d}
 	return &c
 }
+
+// MinBytes is the least a request's body, or an answer's, must move in
+// each window of the stall timeout: less is a stall too. The idle guard
+// below is reset by every byte, so a peer sending one byte every few
+// seconds would pass it for ever; this bounds such a trickle to about one
+// window. 64 KiB a minute is far below any link that can carry a scan. A
+// variable so that tests can change it.
+var MinBytes int64 = 64 << 10
+
+// TooSlowError is a transfer that moved fewer than MinBytes in a window.
+// It is a timeout, like the idle guard's.
+type TooSlowError struct {
+	Moved  int64
+	Window time.Duration
+}
+
+func (e *TooSlowError) Error() string {
+	return fmt.Sprintf("transfer stalled: %d bytes in %s, fewer than the %d a working link moves", e.Moved, e.Window, MinBytes)
+}
+
+// Timeout reports true: the transfer timed out.
+func (e *TooSlowError) Timeout() bool { return true }
+
+// rateTransport holds the bulk of a transfer to MinBytes per window: every
+// request body (an upload), and the answer to a GET (a download). Other
+// answers are not: a store rightly trickles spaces while it assembles a
+// multipart upload (S3's CompleteMultipartUpload, a POST), and API calls
+// are bounded as a whole (vendors.CallTimeout). Nor is an answer's header.
+type rateTransport struct {
+	rt     http.RoundTripper
+	window time.Duration
+}
+
+func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var sent *rateBody
+	if req.Body != nil && req.Body != http.NoBody {
+		r := req.Clone(req.Context()) // a RoundTripper must not change req
+		sent = &rateBody{rc: req.Body, window: t.window}
+		r.Body = sent
+		req = r
+	}
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil && sent != nil {
+		// The transport reports the closed connection; say why it closed.
+		if slow := sent.tooSlow.Load(); slow != nil {
+			err = fmt.Errorf("%w (%v)", slow, err)
+		}
+	}
+	if req.Method == http.MethodGet && resp != nil && resp.Body != nil && resp.Body != http.NoBody {
+		resp.Body = &rateBody{rc: resp.Body, window: t.window}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections passes on to the transport (http.Client calls it).
+func (t *rateTransport) CloseIdleConnections() {
+	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// rateBody counts bytes per window, the first starting at the first Read.
+// It checks when a Read returns; a Read that blocks is bounded by the idle
+// guard, so a trickle is caught within a window and an idle timeout.
+type rateBody struct {
+	rc     io.ReadCloser
+	window time.Duration
+	start  time.Time
+	moved  int64
+	err    error
+	// tooSlow is err when it is a *TooSlowError, for RoundTrip, which may
+	// run in another goroutine than Read.
+	tooSlow atomic.Pointer[TooSlowError]
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	now := time.Now()
+	if b.start.IsZero() {
+		b.start = now
+	}
+	n, err := b.rc.Read(p)
+	b.moved += int64(n)
+	if err == nil {
+		if now = time.Now(); now.Sub(b.start) >= b.window {
+			if b.moved < MinBytes {
+				slow := &TooSlowError{Moved: b.moved, Window: now.Sub(b.start).Round(time.Millisecond)}
+				b.err = slow
+				b.tooSlow.Store(slow)
+				return n, b.err
+			}
+			b.start, b.moved = now, 0
+		}
+	}
+	return n, err
+}
+
+func (b *rateBody) Close() error { return b.rc.Close() }
 
 // idleConn is a connection whose reads and writes fail (with a timeout
 // error) once no byte has moved for idle. A write also pushes back the
