@@ -27,6 +27,8 @@ import (
 //	408                                             Transient          yes
 //	redirect to another origin, or https→http       Rejected           307/308: yes
 //	  … of a call that creates, 301/302/303         Unknown            no
+//	other 3xx, not followed (300, 304, 305)         creates: Unknown   no
+//	                                                else: Transient
 //	connection lost after it was made, answer cut,  creates: Unknown   no
 //	  answer not whole within CallTimeout,          else: Transient
 //	  500, 502, 504 and other 5xx but 501/505
@@ -130,6 +132,10 @@ func HTTPOutcome(op string, x Exchange) *Error {
 		return &Error{Kind: Transient, Op: op, SafeToRetry: true, Err: x.Err}
 	case x.Err != nil:
 		return lost(op, x.Creates, x.Err)
+	case x.Status >= 300 && x.Status < 400:
+		// A redirect Go does not follow (300, 304, 305, …) answered the
+		// request without saying it was not acted on.
+		return lost(op, x.Creates, fmt.Errorf("HTTP %d %s: a redirect scandrop does not follow%s", x.Status, http.StatusText(x.Status), detail))
 	case x.Status >= 500 && x.Status != http.StatusNotImplemented && x.Status != http.StatusHTTPVersionNotSupported:
 		return lost(op, x.Creates, fmt.Errorf("HTTP %d %s%s", x.Status, http.StatusText(x.Status), detail))
 	}

@@ -89,3 +89,16 @@ func CheckCredentialEndpoint(what, scheme, host string) error {
 	}
 	return E(Rejected, "", fmt.Sprintf("%s is %s://%s: credentials are never sent over plain http to a host other than this machine; the vendor must hand out an https endpoint (ask the vendor to fix custom_scheme)", what, strings.ToLower(scheme), host))
 }
+
+// CheckHostPort refuses a host a vendor handed out unless it is a bare
+// host or host:port: a path, query or fragment would move the requests
+// elsewhere on the host ("h/evil?x=" sends them to /evil), and user info
+// to another host ("a@b" is b), with the credentials they carry.
+func CheckHostPort(what, hostport string) error {
+	u, err := url.Parse("https://" + hostport)
+	if hostport == "" || err != nil || u.Host != hostport || u.User != nil ||
+		strings.ContainsAny(hostport, "@/?#\\ \t") || strings.HasSuffix(hostport, ":") {
+		return E(Rejected, "", fmt.Sprintf("%s %q is not a bare host[:port]; the requests would go elsewhere; ask the vendor", what, textsafe.Clean(hostport, 256)))
+	}
+	return nil
+}

@@ -83,3 +83,17 @@ func TestCheckCredentialEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostPort(t *testing.T) {
+	for _, h := range []string{"oss.example.com", "bucket.oss.example.com:8443", "127.0.0.1:9000", "[::1]:9000"} {
+		if err := CheckHostPort("host", h); err != nil {
+			t.Errorf("%q refused: %v", h, err)
+		}
+	}
+	for _, h := range []string{"", "127.0.0.2:8443/x?y=1#", "a@b", "h/evil", "h?x", "h#f", "h:", "h x", `h\x`} {
+		err := CheckHostPort("host", h)
+		if err == nil || KindOf(err) != Rejected {
+			t.Errorf("%q: %v, want a Rejected error", h, err)
+		}
+	}
+}

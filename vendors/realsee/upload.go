@@ -77,6 +77,9 @@ func storageOf(t *fileToken) (storage, error) {
 	if scheme != "http" && scheme != "https" {
 		return st, fmt.Errorf("file token has an unknown scheme %q", scheme)
 	}
+	if err := vendors.CheckHostPort("the upload host in the file token", host); err != nil {
+		return st, err
+	}
 	bare := strings.TrimPrefix(host, st.Bucket+".")
 	// Every PUT carries the temporary key id and the session token: over
 	// plain http they would cross the network in clear. The document
