@@ -100,3 +100,50 @@ func TestHostileSlowPollBoundedByTimeout(t *testing.T) {
 		t.Errorf("failed after %s, want within %s", d, timeout+8*time.Second)
 	}
 }
+
+// finishingVendor is a slowVendor whose task succeeds and whose results
+// download as the test makes them.
+type finishingVendor struct {
+	slowVendor
+	finish func(ctx context.Context) error
+}
+
+func (v *finishingVendor) Open(context.Context, string) (vendors.Job, error) { return v, nil }
+func (v *finishingVendor) Finish(ctx context.Context, j vendors.Journal, st *vendors.Status) error {
+	return v.finish(ctx)
+}
+
+// TestHostileSlowFinishBoundedByTimeout: results that trickle in (just
+// above the stall guard's minimum rate, say) are cut off at the vendor
+// timeout: the job fails as timeout in the finish stage, its ids kept.
+func TestHostileSlowFinishBoundedByTimeout(t *testing.T) {
+	const timeout = time.Second
+	v := &finishingVendor{
+		slowVendor: slowVendor{poll: func(context.Context) (vendors.Status, error) {
+			return vendors.Status{State: vendors.Succeeded}, nil
+		}},
+		finish: func(ctx context.Context) error {
+			<-ctx.Done() // a download that would go on for days
+			return ctx.Err()
+		},
+	}
+	p := New(Options{
+		Vendors:  []vendors.Vendor{v},
+		Settings: map[string]VendorSettings{"fake": {PollInterval: time.Second, Timeout: timeout}},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	dir := filepath.Join(t.TempDir(), "job")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "fake.marker"), nil, 0o644)
+	start := time.Now()
+	res, err := p.Process(context.Background(), dir, false)
+	if err != nil || res == nil {
+		t.Fatalf("result %+v, err %v", res, err)
+	}
+	if res.Success() || res.Error.Kind != "timeout" || res.Error.Stage != StageFinish || len(res.VendorIDs) == 0 {
+		t.Errorf("%+v (ids %v), want a timeout in the finish stage with the task ids kept", res.Error, res.VendorIDs)
+	}
+	if d := time.Since(start); d > timeout+8*time.Second {
+		t.Errorf("failed after %s, want within %s", d, timeout+8*time.Second)
+	}
+}
