@@ -368,18 +368,7 @@ func (r *run) run(ctx context.Context) *Result {
 	// finish
 	if f, ok := job.(vendors.Finisher); ok {
 		r.stage(StageFinish)
-		// The vendor timeout bounds the downloads too: a result trickling
-		// in just above the stall guard's minimum rate must not hold a job
-		// slot for days. A download cut off so is a timeout: the task ids
-		// are kept, and the folder moved back fetches the results again.
-		fctx, cancel := context.WithTimeout(ctx, settings.Timeout)
-		err := r.retry(fctx, StageFinish, settings, func(ctx context.Context) error { return f.Finish(ctx, r.j, &st) })
-		cut := errors.Is(fctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		if err != nil && cut {
-			err = vendors.E(vendors.Timeout, StageFinish, fmt.Sprintf("the results were not downloaded within %s (%s timeout in config.yaml)", settings.Timeout, r.vendorName))
-		}
-		if err != nil {
+		if err := r.retry(ctx, StageFinish, settings, func(ctx context.Context) error { return f.Finish(ctx, r.j, &st) }); err != nil {
 			return r.failOrStop(ctx, StageFinish, err)
 		}
 	}
