@@ -443,7 +443,7 @@ func TestSubmitErrors(t *testing.T) {
 		{"stale timestamp", stale, vendors.Auth, true, "timestamp expired"},
 		{"no appuid", noUID, vendors.Auth, true, "appuid is required"},
 		{"connection refused", creds(closed.URL + "/v2/aholo"), vendors.Transient, true, "connect"},
-		{"hang-up after sending", creds(hangup.URL + "/v2/aholo"), vendors.Unknown, false, "EOF"},
+		{"hang-up after sending", creds(hangup.URL + "/v2/aholo"), vendors.Unknown, false, "may have acted on it"}, // EOF or a closed connection, as the hang-up races the body
 		{"gateway error page", creds(gateway.URL + "/v2/aholo"), vendors.Unknown, false, "HTTP 502"},
 	}
 	for _, tt := range tests {
