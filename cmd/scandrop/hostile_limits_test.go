@@ -156,23 +156,7 @@ func TestHostileLimitsCorpus(t *testing.T) {
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, where := r.waitResult(c.name, 90*time.Second)
-			if where != "failed" || res.Error == nil {
-				t.Fatalf("landed in %s: %+v", where, res)
-			}
-			e := res.Error
-			t.Logf("%s", e.Message)
-			if e.Stage != "validate" || e.Kind != "invalid" || e.Fix == "" {
-				t.Errorf("error: stage %q kind %q fix %q; want validate/invalid with a fix", e.Stage, e.Kind, e.Fix)
-			}
-			if !strings.Contains(e.Message, c.file) || !problemsName(e.Problems, c.file) {
-				t.Errorf("message %q / problems %+v do not name %q", e.Message, e.Problems, c.file)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(e.Message, w) {
-					t.Errorf("message %q does not say %q", e.Message, w)
-				}
-			}
+			r.wantInvalid(t, c.name, c.file, c.want)
 			if err := intactLimits(r.path("failed", c.name), outside, c); err != nil {
 				t.Errorf("not intact in failed/: %v", err)
 			}

@@ -210,23 +210,7 @@ func TestHostileParseCorpus(t *testing.T) {
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, where := r.waitResult(c.name, 90*time.Second)
-			if where != "failed" || res.Error == nil {
-				t.Fatalf("landed in %s: %+v", where, res)
-			}
-			e := res.Error
-			t.Logf("%s", e.Message)
-			if e.Stage != "validate" || e.Kind != "invalid" || e.Fix == "" {
-				t.Errorf("error: stage %q kind %q fix %q; want validate/invalid with a fix", e.Stage, e.Kind, e.Fix)
-			}
-			if !strings.Contains(e.Message, c.file) || !problemsName(e.Problems, c.file) {
-				t.Errorf("message %q / problems %+v do not name %q", e.Message, e.Problems, c.file)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(e.Message, w) {
-					t.Errorf("message %q does not say %q", e.Message, w)
-				}
-			}
+			r.wantInvalid(t, c.name, c.file, c.want)
 			if err := intactHostile(r.path("failed", c.name), c); err != nil {
 				t.Errorf("not intact in failed/: %v", err)
 			}
@@ -366,6 +350,30 @@ func runPeakRSS(cmd *exec.Cmd) ([]byte, error, int64) {
 		case err := <-done:
 			return out.Bytes(), err, peak
 		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// wantInvalid waits for the drop name to land in failed/ as invalid at the
+// validate stage, with a fix, its message and problems naming file and its
+// message saying every one of want.
+func (r *rig) wantInvalid(t *testing.T, name, file string, want []string) {
+	t.Helper()
+	res, where := r.waitResult(name, 90*time.Second)
+	if where != "failed" || res.Error == nil {
+		t.Fatalf("landed in %s: %+v", where, res)
+	}
+	e := res.Error
+	t.Logf("%s", e.Message)
+	if e.Stage != "validate" || e.Kind != "invalid" || e.Fix == "" {
+		t.Errorf("error: stage %q kind %q fix %q; want validate/invalid with a fix", e.Stage, e.Kind, e.Fix)
+	}
+	if !strings.Contains(e.Message, file) || !problemsName(e.Problems, file) {
+		t.Errorf("message %q / problems %+v do not name %q", e.Message, e.Problems, file)
+	}
+	for _, w := range want {
+		if !strings.Contains(e.Message, w) {
+			t.Errorf("message %q does not say %q", e.Message, w)
 		}
 	}
 }
