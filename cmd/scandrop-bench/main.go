@@ -41,7 +41,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/testenv"
+	"github.com/scandrop/scandrop/internal/testkit/testenv"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/examples"
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )

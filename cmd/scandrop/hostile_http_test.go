@@ -4,7 +4,7 @@ package main
 
 // Hostile networks at the daemon level (issue 12, classes 2 and 11, and the
 // shared HTTP outcome table): the real binary against the vendor fakes
-// behind internal/faultproxy. A vendor endpoint that redirects an
+// behind internal/testkit/faultproxy. A vendor endpoint that redirects an
 // authenticated call to another host (another loopback server here) must
 // not send it anything — no app_secret, no token, no signature — and the job
 // must fail loudly; a 429 with Retry-After is waited out and creates one
@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )

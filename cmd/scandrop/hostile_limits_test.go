@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )

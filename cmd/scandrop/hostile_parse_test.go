@@ -24,7 +24,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )

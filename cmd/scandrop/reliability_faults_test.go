@@ -2,7 +2,7 @@
 
 package main
 
-// Vendor and network faults, from the fakes and from internal/faultproxy
+// Vendor and network faults, from the fakes and from internal/testkit/faultproxy
 // placed between the daemon and the fakes: outages are waited out with
 // backoff and do not fail jobs; real job failures do, saying so; a stalled
 // connection does not hang a job; a long outage is logged once per
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"

@@ -4,7 +4,7 @@ package main
 
 // Reliability tests (issue 5): the real scandrop binary, real folders and
 // real processes, against the vendor fakes — optionally behind
-// internal/faultproxy — under half-written drops, kill -9 at every step,
+// internal/testkit/faultproxy — under half-written drops, kill -9 at every step,
 // two daemons on one share, bad input, network faults, load, and for
 // secrets and paths that must stay untouched.
 //
@@ -40,8 +40,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/vendortest"

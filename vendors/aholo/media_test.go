@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 )
 

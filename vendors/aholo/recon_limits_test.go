@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 )
 
 // TestOpenLimits: what a drop claims or names that must not reach Aholo

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
 	"github.com/scandrop/scandrop/vendors/dropfs/dropfstest"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/realsee"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scandrop/scandrop/internal/testmedia"
+	"github.com/scandrop/scandrop/internal/testkit/testmedia"
 )
 
 // progressive turns a baseline JPEG's frame header into a progressive one

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/realsee"
 	"github.com/scandrop/scandrop/vendors/realsee/realseetest"

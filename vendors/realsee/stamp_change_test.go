@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs/dropfstest"
 	"github.com/scandrop/scandrop/vendors/realsee"

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/faultproxy"
+	"github.com/scandrop/scandrop/internal/testkit/faultproxy"
 	"github.com/scandrop/scandrop/vendors"
 )
 

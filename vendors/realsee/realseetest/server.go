@@ -31,7 +31,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 )
 
 // Defaults of Options.

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 )
 
 // A Discard server checks every body as strictly as the others and keeps

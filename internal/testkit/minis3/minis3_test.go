@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/scandrop/scandrop/internal/minis3"
+	"github.com/scandrop/scandrop/internal/testkit/minis3"
 )
 
 const (
