@@ -82,6 +82,10 @@ type Config struct {
 	// Notify says whom to tell when a job lands in done/ or failed/.
 	Notify Notify `yaml:"notify"`
 
+	// Retention removes or archives old folders of done/ and failed/; off
+	// by default. See Retention.
+	Retention Retention `yaml:"retention"`
+
 	// Path is the absolute path of the file loaded; empty for Default.
 	Path string `yaml:"-"`
 }
@@ -109,6 +113,10 @@ type Watch struct {
 	// across at least two scans, before it is picked up. Default 10s; 0 picks
 	// a folder up at the second scan that sees it unchanged; >= 0.
 	Settle Duration `yaml:"settle"`
+
+	// Retention, if set, overrides the top-level retention for this watch,
+	// key by key. Optional.
+	Retention *Retention `yaml:"retention"`
 }
 
 // Watch modes.
@@ -409,6 +417,7 @@ func (c *Config) setDefaults(explicit func(path string) bool) {
 			a.VideoType = &v
 		}
 	}
+	c.setRetentionDefaults(def)
 	if h := c.HTTP; h != nil && def("http.listen", h.Listen == "") {
 		h.Listen = defaultHTTPListen
 	}

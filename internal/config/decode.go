@@ -44,10 +44,19 @@ type decoder struct {
 	lines    map[string]int  // key path → line where it appears
 	explicit map[string]bool // key paths given a non-empty value
 	bad      map[string]bool // key paths already reported; validation skips them
+
+	// offline: decode only the keys of offlineKeys (see LoadOffline).
+	offline bool
 }
 
 func parse(data []byte, path string, lookup func(string) (string, bool)) (*Config, error) {
+	return parseMode(data, path, lookup, false)
+}
+
+// parseMode is parse, reading only the keys of offlineKeys if offline.
+func parseMode(data []byte, path string, lookup func(string) (string, bool), offline bool) (*Config, error) {
 	d := &decoder{
+		offline:  offline,
 		file:     path,
 		lookup:   lookup,
 		lines:    map[string]int{},
@@ -283,6 +292,9 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		}
 		p := join(path, key)
 		d.lines[p] = k.Line
+		if d.offline && path == "" && !offlineKeys[key] {
+			continue // known, but not read offline
+		}
 		d.value(val, v.Field(f), p)
 	}
 }

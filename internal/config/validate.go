@@ -35,6 +35,7 @@ func (d *decoder) resolve(c *Config, base string) {
 			c.StateDir = absPath(base, c.StateDir)
 		}
 	}
+	d.resolveRetention(c, base)
 	if r := c.Realsee; r != nil {
 		r.Endpoint = strings.TrimRight(r.Endpoint, "/")
 		d.secretFile("realsee", &r.AppSecret, &r.AppSecretFile, base)
@@ -217,6 +218,7 @@ func (c *Config) validate(report func(path, msg string)) {
 	}
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
+	c.validateRetention(reportf)
 
 	if r := c.Realsee; r != nil {
 		endpoint("realsee.endpoint", r.Endpoint)
