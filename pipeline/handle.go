@@ -149,7 +149,7 @@ func (p *Pipeline) own(jobDir string) error {
 		if o.Host == self.Host && o.PID == self.PID {
 			return p.beat(jobDir)
 		}
-		if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+		if o.live(p.o.Clock.Now()) {
 			return ErrOwned
 		}
 		// Stale, or a dead process on this host: take over, atomically.
@@ -244,7 +244,7 @@ func (p *Pipeline) Orphans(root string) ([]string, error) {
 			if o.Host == self.Host && o.PID == self.PID {
 				continue // ours, running
 			}
-			if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+			if o.live(p.o.Clock.Now()) {
 				continue
 			}
 		}

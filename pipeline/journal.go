@@ -68,6 +68,9 @@ type Record struct {
 	// MoveRefused is why the finished job cannot move to done/ or failed/
 	// (an UnmovableError); it then waits in processing/.
 	MoveRefused string `json:"move_refused,omitempty"`
+	// Retrying is set while the job waits to retry a transient error, for
+	// status; cleared once the stage gets through or fails.
+	Retrying *RetryState `json:"retrying,omitempty"`
 
 	// MAC is the HMAC-SHA256 of the rest of the record under this
 	// installation's claim key (see LoadClaimKey), renewed at every save.

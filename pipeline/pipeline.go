@@ -514,6 +514,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 		rec.WaitSince = now
 	}
 	deadline := rec.WaitSince.Add(s.Timeout)
+	defer r.clearRetry()
 	out := outage{log: r.log, clock: r.p.o.Clock}
 	backoff := r.p.o.MinBackoff
 	last := ""
@@ -521,6 +522,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 		st, err := r.pollBefore(ctx, job, rec.IDs, deadline)
 		if err == nil {
 			out.recovered()
+			r.clearRetry()
 			backoff = r.p.o.MinBackoff
 			if st.State != vendors.Running {
 				return st, nil
@@ -555,6 +557,9 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 			return st, vendors.E(vendors.Timeout, "wait", msg)
 		}
 		delay = min(delay, left) // a last poll at the deadline
+		if err != nil {
+			r.noteRetry(StageWait, err, delay)
+		}
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
@@ -591,6 +596,7 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 	start := r.p.o.Clock.Now()
 	backoff := r.p.o.MinBackoff
 	out := outage{log: r.log.With("stage", stage), clock: r.p.o.Clock}
+	defer r.clearRetry()
 	for {
 		err := fn(ctx)
 		if err == nil {
@@ -610,6 +616,7 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		wait = min(wait, left)
 		out.failed(err)
 		r.p.o.Observer.Retrying(r.name, r.vendorName, stage, vendors.KindOf(err).String(), err)
+		r.noteRetry(stage, err, wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

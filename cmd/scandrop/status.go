@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/internal/ops"
@@ -52,13 +55,50 @@ func (d *daemon) report(ctx context.Context) ops.Report {
 	return r.Report(ctx, srcs)
 }
 
+// loadConfigOffline finds and loads the configuration named by --config
+// for the commands that only read and move folders in the watch dirs
+// (status, retry): no secret is resolved, so they work from a shell that
+// has none of the daemon's environment (config.LoadOffline).
+func loadConfigOffline(path string) (*config.Config, error) {
+	if path == "" {
+		p, err := config.Find()
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		path = p
+	}
+	cfg, err := config.LoadOffline(path)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return cfg, nil
+}
+
+// statusOptions are the flags of `scandrop status`.
+type statusOptions struct {
+	Config string
+	JSON   bool
+	// Watch redraws the report every Interval until ctx ends.
+	Watch    bool
+	Interval time.Duration
+	// Terminal: stdout is a terminal, so --watch redraws in place;
+	// otherwise each report follows the last.
+	Terminal bool
+}
+
+// defaultStatusInterval is the --watch refresh period.
+const defaultStatusInterval = 2 * time.Second
+
 // cmdStatus is `scandrop status`: read from the watch folders themselves,
 // so it works whether or not a daemon runs, and on any host that mounts
 // them.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cf commonFlags
+	var opts statusOptions
 	fs := newFlagSet("status", &cf)
-	fs.BoolVar(&cf.json, "json", false, "print JSON")
+	fs.BoolVar(&opts.JSON, "json", false, "print JSON")
+	fs.BoolVar(&opts.Watch, "watch", false, "refresh every --interval until Ctrl-C")
+	fs.DurationVar(&opts.Interval, "interval", defaultStatusInterval, "refresh period of --watch")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -66,7 +106,20 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) > 0 {
 		return usageError{"status takes no arguments"}
 	}
-	cfg, err := loadConfig(cf.config)
+	opts.Config = cf.config
+	if f, ok := stdout.(*os.File); ok {
+		opts.Terminal = isTerminal(f)
+	}
+	return runStatus(ctx, opts, stdout, stderr)
+}
+
+// runStatus prints the status of every watch once, or with Watch every
+// Interval until ctx ends (Ctrl-C), which is a success.
+func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer) error {
+	if opts.Watch && opts.Interval <= 0 {
+		return usageError{fmt.Sprintf("status: --interval must be more than 0 (got %s)", opts.Interval)}
+	}
+	cfg, err := loadConfigOffline(opts.Config)
 	if err != nil {
 		return err
 	}
@@ -74,14 +127,46 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, w := range cfg.Watches {
 		srcs = append(srcs, ops.Source{Dir: w.Dir})
 	}
-	rep := newReporter().Report(ctx, srcs)
-	if cf.json {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
+	r := newReporter()
+	for first := true; ; first = false {
+		var b bytes.Buffer
+		rep := r.Report(ctx, srcs)
+		if opts.Watch && !opts.JSON {
+			switch {
+			case opts.Terminal: // home, clear: the new report replaces the last in place
+				b.WriteString("\x1b[H\x1b[2J")
+			case !first:
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "scandrop status at %s, every %s (Ctrl-C to stop)\n\n", rep.GeneratedAt.Local().Format("15:04:05"), opts.Interval)
+		}
+		if err := writeStatus(&b, rep, opts.JSON); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
+		if _, err := stdout.Write(b.Bytes()); err != nil {
+			return err
+		}
+		if !opts.Watch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(opts.Interval):
+		}
+	}
+}
+
+// writeStatus writes one report, as text or as JSON (one document; with
+// --watch a stream of them, one after the other).
+func writeStatus(w io.Writer, rep ops.Report, asJSON bool) error {
+	if !asJSON {
+		return ops.WriteText(w, rep)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
 		return err
 	}
-	return ops.WriteText(stdout, rep)
+	_, err = fmt.Fprintf(w, "%s\n", textsafe.EscapeJSON(b))
+	return err
 }

@@ -220,7 +220,10 @@ func (m *Monitor) overlay(js *Job) {
 	if j.total > 0 {
 		js.UploadedBytes, js.TotalBytes = j.uploaded, j.total
 	}
-	js.VendorStatus, js.Retrying = j.vendorStatus, j.retrying
+	js.VendorStatus = j.vendorStatus
+	if j.retrying != "" { // else the journal's word (a retry is recorded there too)
+		js.Retrying = j.retrying
+	}
 }
 
 // WriteMetrics writes every metric in the Prometheus text exposition

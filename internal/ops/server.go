@@ -207,7 +207,7 @@ td.progress { white-space: nowrap; }
 <tr><th>folder</th><th>vendor</th><th>stage</th><th>progress</th><th>age</th><th>vendor ids</th></tr>
 {{range .Processing}}<tr>
 <td class="name">{{.Folder}}</td><td>{{.Vendor}}</td>
-<td>{{.Stage}} <span class="meta">for {{.StageAge}}</span>{{if .VendorStatus}}<br><span class="meta">vendor: {{.VendorStatus}}</span>{{end}}{{if .Retrying}}<br><span class="warn">retrying: {{.Retrying}}</span>{{end}}{{if .Error}}<br><span class="err">{{.Error}}</span>{{end}}</td>
+<td>{{.Stage}} <span class="meta">for {{.StageAge}}</span>{{if .VendorStatus}}<br><span class="meta">vendor: {{.VendorStatus}}</span>{{end}}{{if .Retrying}}<br><span class="warn">retrying: {{.Retrying}}{{if .NextAttemptIn}} (next attempt {{.NextAttemptIn}}){{end}}</span>{{end}}{{if .Orphaned}}<br><span class="warn">{{.Orphan}}</span>{{end}}{{if .Error}}<br><span class="err">{{.Error}}</span>{{end}}</td>
 <td class="progress">{{if .TotalBytes}}<progress max="{{.TotalBytes}}" value="{{.UploadedBytes}}"></progress> {{pct .UploadedBytes .TotalBytes}}% of {{bytes .TotalBytes}}{{end}}</td>
 <td>{{.Age}}</td><td class="name">{{ids .VendorIDs}}</td>
 </tr>{{end}}

@@ -72,9 +72,27 @@ type Job struct {
 	VendorIDs     map[string]string `json:"vendor_ids,omitempty"`
 	// VendorStatus is the vendor's last word on the task (live only).
 	VendorStatus string `json:"vendor_status,omitempty"`
-	// Retrying is the last transient error, while the job waits to retry
-	// (live only).
-	Retrying string `json:"retrying,omitempty"`
+	// Retrying is the last transient error ("kind: message"), while the
+	// job waits to retry it; RetryStage is the stage that failed, Retries
+	// how many times in a row, RetryingSince when the first of them was,
+	// and NextAttempt when the job tries again (NextAttemptIn, for people:
+	// "in 25s"). Read from the journal, so that a status run beside the
+	// daemon sees them too.
+	Retrying      string    `json:"retrying,omitempty"`
+	RetryStage    string    `json:"retry_stage,omitempty"`
+	Retries       int       `json:"retries,omitempty"`
+	RetryingSince time.Time `json:"retrying_since,omitzero"`
+	NextAttempt   time.Time `json:"next_attempt,omitzero"`
+	NextAttemptIn string    `json:"next_attempt_in,omitempty"`
+	// Owner is the scandrop that claimed the job (its host, pid and last
+	// heartbeat), from the job's owner file; absent if none holds it.
+	Owner *pipeline.Owner `json:"owner,omitempty"`
+	// Orphaned is true when no live scandrop runs the job: its owner died
+	// (killed, crashed, its host down) or stopped and gave it up. Orphan
+	// says which, and what happens next: a daemon resumes it at its start,
+	// and a running one within a minute.
+	Orphaned bool   `json:"orphaned,omitempty"`
+	Orphan   string `json:"orphan,omitempty"`
 	// Error says why the job's journal could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -186,12 +204,17 @@ func (r *Reporter) watch(ctx context.Context, s Source) Watch {
 			}
 			js.StageSince, js.StartedAt = rec.StageAt, rec.StartedAt
 			js.UploadedBytes, js.TotalBytes = rec.UploadedBytes, rec.TotalBytes
+			if rt := rec.Retrying; rt != nil {
+				js.Retrying, js.RetryStage, js.Retries = rt.Kind+": "+rt.Error, rt.Stage, rt.Count
+				js.RetryingSince, js.NextAttempt = rt.Since, rt.Next
+			}
 		} else {
 			js.Error = textsafe.Clean(err.Error(), maxErrorShown)
 		}
 		if s.Live != nil {
 			s.Live.overlay(&js)
 		}
+		ownership(&js, filepath.Join(s.Dir, pipeline.Processing, e.Name()), now)
 		if !js.StageSince.IsZero() {
 			js.StageAge = Age(now.Sub(js.StageSince))
 		}
@@ -261,6 +284,11 @@ func (ws *Watch) clean() {
 		j.Stage = textsafe.Clean(j.Stage, maxNameShown)
 		j.VendorStatus = textsafe.Clean(j.VendorStatus, maxLineShown)
 		j.Retrying = textsafe.Clean(j.Retrying, maxLineShown)
+		j.RetryStage = textsafe.Clean(j.RetryStage, maxNameShown)
+		j.Orphan = textsafe.Clean(j.Orphan, maxLineShown)
+		if j.Owner != nil {
+			j.Owner.Host = textsafe.Clean(j.Owner.Host, maxNameShown)
+		}
 		j.Error = textsafe.Clean(j.Error, maxErrorShown)
 		j.VendorIDs = cleanMap(j.VendorIDs)
 	}
@@ -483,3 +511,30 @@ func idsString(m map[string]string) string {
 
 // IDs formats vendor ids as "k=v k=v", sorted.
 func IDs(m map[string]string) string { return idsString(m) }
+
+// ownership tells a job run by a live scandrop from an orphaned one, and
+// says when an orphan's retry would have been due.
+func ownership(js *Job, dir string, now time.Time) {
+	o, ok := pipeline.JobOwner(dir, now)
+	switch {
+	case ok && o.Live:
+		js.Owner = &o
+		if !js.NextAttempt.IsZero() {
+			js.NextAttemptIn = "now" // overdue: the attempt is under way
+			if d := js.NextAttempt.Sub(now); d > 0 {
+				js.NextAttemptIn = "in " + Age(d)
+			}
+		}
+		return
+	case ok:
+		js.Owner = &o
+		js.Orphan = fmt.Sprintf("orphaned: its scandrop (%s, pid %d) is gone, last heartbeat %s ago; the next scandrop to start resumes it, a running one within a minute",
+			dash(o.Host), o.PID, Age(now.Sub(o.Heartbeat)))
+	default:
+		js.Orphan = "orphaned: no scandrop runs it (the last one stopped); the next scandrop to start resumes it, a running one within a minute"
+	}
+	js.Orphaned = true
+	if !js.NextAttempt.IsZero() {
+		js.NextAttemptIn = "when resumed"
+	}
+}

@@ -39,7 +39,10 @@ func WriteText(w io.Writer, rep Report) error {
 			}
 			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", e(j.Folder), e(dash(j.Vendor)), e(stage), dash(j.StageAge), prog, dash(j.Age), e(dash(IDs(j.VendorIDs))))
 			if j.Retrying != "" {
-				fmt.Fprintf(tw, "      retrying: %s\n", e(j.Retrying))
+				fmt.Fprintf(tw, "      retrying: %s\n", e(retryLine(j)))
+			}
+			if j.Orphaned {
+				fmt.Fprintf(tw, "      %s\n", e(j.Orphan))
 			}
 			if j.Error != "" {
 				fmt.Fprintf(tw, "      %s\n", e(j.Error))
@@ -79,4 +82,27 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// retryLine says what a retrying job failed with and when it tries next:
+// "upload failed 3 times since 10:04:05: transient: HTTP 503 …; next attempt in 25s (10:06:00)".
+func retryLine(j Job) string {
+	s := j.Retrying
+	if j.RetryStage != "" && j.Retries > 0 {
+		s = fmt.Sprintf("%s failed %d time%s since %s: %s", j.RetryStage, j.Retries, plural(j.Retries), j.RetryingSince.Local().Format("15:04:05"), j.Retrying)
+	}
+	switch {
+	case j.NextAttemptIn == "when resumed":
+		s += "; next attempt when a scandrop resumes it"
+	case !j.NextAttempt.IsZero():
+		s += fmt.Sprintf("; next attempt %s (%s)", j.NextAttemptIn, j.NextAttempt.Local().Format("15:04:05"))
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
