@@ -39,7 +39,10 @@ Usage:
   scandrop process [--config FILE] FOLDER  run one folder now, in place (writes FOLDER/result.json)
   scandrop check FOLDER                    validate a drop offline; touches nothing
   scandrop demo                            the offline sandbox: fake vendors, bundled examples
-  scandrop status [--config FILE] [--json] jobs in processing, inbox folders, last results
+  scandrop status [--config FILE] [--json] [--watch [--interval 2s]]
+                                           jobs in processing (retrying, orphaned), inbox folders, last results
+  scandrop retry [--config FILE] [--dry-run] [--fresh] NAME… | --failed [--kind KIND]
+                                           move failed folders back to inbox/ (keeping task ids where safe)
   scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]
   scandrop version
 
@@ -90,6 +93,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, rest, stdout, stderr)
 	case "status":
 		err = cmdStatus(ctx, rest, stdout, stderr)
+	case "retry":
+		err = cmdRetry(ctx, rest, stdout, stderr)
 	case "service":
 		err = cmdService(ctx, rest, stdout, stderr)
 	case "version", "--version":
