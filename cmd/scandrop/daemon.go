@@ -165,6 +165,7 @@ func (d *daemon) run(ctx context.Context) error {
 			defer wg.Done()
 			d.resumeLoop(ctx, wc.Dir, slots)
 		}()
+		wg.Go(func() { d.retentionLoop(ctx, wc) })
 	}
 	d.log.Info("scandrop running", "watches", len(d.cfg.Watches), "max_jobs", d.cfg.MaxJobs, "version", versionString())
 	wg.Wait()
