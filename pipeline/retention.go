@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -41,8 +42,9 @@ type Retention struct {
 // expiredPrefix names folders being deleted.
 const expiredPrefix = ".scandrop-expired-"
 
-// Sweep applies the retention to the watch folder root once.
-func (r *Retention) Sweep(root string) {
+// Sweep applies the retention to the watch folder root once, or until ctx
+// ends (a daemon stopping does not wait for a whole pass).
+func (r *Retention) Sweep(ctx context.Context, root string) {
 	now := time.Now()
 	if r.Now != nil {
 		now = r.Now()
@@ -63,6 +65,9 @@ func (r *Retention) Sweep(root string) {
 			continue
 		}
 		for _, e := range ents {
+			if ctx.Err() != nil {
+				return
+			}
 			name := e.Name()
 			path := filepath.Join(dir, name)
 			switch {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -65,7 +66,7 @@ func TestRetentionSweepDeletes(t *testing.T) {
 
 	var logs bytes.Buffer
 	r := &Retention{Done: 30 * 24 * time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}
-	r.Sweep(root)
+	r.Sweep(context.Background(), root)
 
 	for _, p := range []string{old, noRes, leftover} {
 		if exists(p) {
@@ -93,7 +94,7 @@ func TestRetentionSweepDeletes(t *testing.T) {
 	// has a limit.
 	now = now.Add(31 * 24 * time.Hour)
 	r.Failed = 24 * time.Hour
-	r.Sweep(root)
+	r.Sweep(context.Background(), root)
 	if exists(fresh) || exists(failedOld) {
 		t.Errorf("fresh %v, failed/old %v: want both gone", exists(fresh), exists(failedOld))
 	}
@@ -116,8 +117,8 @@ func TestRetentionSweepArchives(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	r := &Retention{Done: 24 * time.Hour, Failed: 24 * time.Hour, Archive: archive, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}
-	r.Sweep(root)
-	r.Sweep(root)
+	r.Sweep(context.Background(), root)
+	r.Sweep(context.Background(), root)
 
 	if exists(filepath.Join(root, Done, "nave")) {
 		t.Error("done/nave not archived")
@@ -139,7 +140,7 @@ func TestRetentionSweepArchives(t *testing.T) {
 	}
 
 	os.Remove(filepath.Join(archive, Failed))
-	r.Sweep(root)
+	r.Sweep(context.Background(), root)
 	if exists(failed) || !exists(filepath.Join(archive, Failed, "bad", ResultFile)) {
 		t.Error("failed/bad not archived once the archive could take it")
 	}

@@ -20,7 +20,7 @@ func (d *daemon) retentionLoop(ctx context.Context, wc config.Watch) {
 		r.Archive = rc.ArchiveDir
 	}
 	for {
-		r.Sweep(wc.Dir)
+		r.Sweep(ctx, wc.Dir)
 		select {
 		case <-ctx.Done():
 			return
