@@ -74,7 +74,7 @@ func statusJSON(t *testing.T, cfg string) ops.Report {
 // vendor's 503 with the reason and the next attempt, in text and JSON; and,
 // once the daemon is killed, shows the job orphaned.
 func TestStatusOfflineRetryingOrphaned(t *testing.T) {
-	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true})
+	r := newRig(t, rigOptions{realsee: &realseetest.Options{}, gatewayProxy: true, extraConfig: "http:\n  listen: 127.0.0.1:0\n"})
 	cfg := offlineConfig(t, r.watchDir)
 	// The premise: the daemon's own loading refuses this config here.
 	if _, errs, code := runNoSecrets(t, "run", "--config", cfg); code != 2 || !strings.Contains(errs, "SCANDROP_TEST_UNSET_APP_KEY") {
@@ -105,6 +105,17 @@ func TestStatusOfflineRetryingOrphaned(t *testing.T) {
 	}
 	if job.NextAttempt.Before(job.RetryingSince) || job.NextAttempt.After(time.Now().Add(10*time.Minute)) {
 		t.Errorf("next attempt %s, retrying since %s", job.NextAttempt, job.RetryingSince)
+	}
+	// The daemon's own page and /status say the same.
+	var live ops.Report
+	if err := json.Unmarshal([]byte(string(getBody(t, rigHTTPAddr(t, r)+"/status"))), &live); err != nil {
+		t.Fatal(err)
+	}
+	if lj := live.Watches[0].Processing[0]; lj.RetryStage != job.RetryStage || lj.Retrying == "" || lj.NextAttempt.IsZero() || lj.Orphaned || lj.Owner == nil || lj.Owner.PID != job.Owner.PID {
+		t.Errorf("/status of the daemon: %+v\nstatus --json: %+v", lj, job)
+	}
+	if page := string(getBody(t, rigHTTPAddr(t, r)+"/")); !strings.Contains(page, "retrying: transient") || !strings.Contains(page, "(next attempt ") {
+		t.Errorf("status page lacks the retry:\n%s", page)
 	}
 	out, _, _ = runNoSecrets(t, "status", "--config", cfg)
 	if !strings.Contains(out, "retrying: wait failed") || !strings.Contains(out, "503") || !strings.Contains(out, "; next attempt ") || strings.Contains(out, "orphaned") {
@@ -176,3 +187,4 @@ func TestStatusWatch(t *testing.T) {
 		t.Errorf("--interval 0s: exit %d, %s", code, errs)
 	}
 }
+
