@@ -187,4 +187,3 @@ func TestStatusWatch(t *testing.T) {
 		t.Errorf("--interval 0s: exit %d, %s", code, errs)
 	}
 }
-
