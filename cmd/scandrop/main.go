@@ -39,7 +39,7 @@ Usage:
   scandrop process [--config FILE] FOLDER  run one folder now, in place (writes FOLDER/result.json)
   scandrop check FOLDER                    validate a drop offline; touches nothing
   scandrop demo                            the offline sandbox: fake vendors, bundled examples
-  scandrop status [--config FILE] [--json] [--watch [--interval 2s]]
+  scandrop status [--config FILE] [--json] [--watch] [--interval 2s]
                                            jobs in processing (retrying, orphaned), inbox folders, last results
   scandrop retry [--config FILE] [--dry-run] [--fresh] NAME… | --failed [--kind KIND]
                                            move failed folders back to inbox/ (keeping task ids where safe)

@@ -151,7 +151,7 @@ func TestStatusWatch(t *testing.T) {
 		name string
 		cmd  *exec.Cmd
 	}{
-		{"pipe", exec.Command(binPath, "status", "--watch", "--interval", "150ms", "--config", cfg)},
+		{"pipe", exec.Command(binPath, "status", "--interval", "150ms", "--config", cfg)}, // --interval implies --watch
 		// script(1) gives the command a terminal.
 		{"terminal", exec.Command("script", "-qfec", binPath+" status --watch --interval 150ms --config "+cfg, "/dev/null")},
 	} {
@@ -183,7 +183,7 @@ func TestStatusWatch(t *testing.T) {
 			}
 		})
 	}
-	if _, errs, code := runNoSecrets(t, "status", "--watch", "--interval", "0s", "--config", cfg); code != 2 || !strings.Contains(errs, "--interval must be more than 0") {
-		t.Errorf("--interval 0s: exit %d, %s", code, errs)
+	if _, errs, code := runNoSecrets(t, "status", "--interval", "1ms", "--config", cfg); code != 2 || !strings.Contains(errs, "--interval must be at least 100ms") {
+		t.Errorf("--interval 1ms: exit %d, %s", code, errs)
 	}
 }

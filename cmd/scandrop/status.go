@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,8 +87,12 @@ type statusOptions struct {
 	Terminal bool
 }
 
-// defaultStatusInterval is the --watch refresh period.
-const defaultStatusInterval = 2 * time.Second
+// defaultStatusInterval is the --watch refresh period; minStatusInterval
+// keeps a typo (1ms) from rereading every journal in a busy loop.
+const (
+	defaultStatusInterval = 2 * time.Second
+	minStatusInterval     = 100 * time.Millisecond
+)
 
 // cmdStatus is `scandrop status`: read from the watch folders themselves,
 // so it works whether or not a daemon runs, and on any host that mounts
@@ -98,11 +103,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("status", &cf)
 	fs.BoolVar(&opts.JSON, "json", false, "print JSON")
 	fs.BoolVar(&opts.Watch, "watch", false, "refresh every --interval until Ctrl-C")
-	fs.DurationVar(&opts.Interval, "interval", defaultStatusInterval, "refresh period of --watch")
+	fs.DurationVar(&opts.Interval, "interval", defaultStatusInterval, "refresh period of --watch (implies --watch)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) { opts.Watch = opts.Watch || f.Name == "interval" })
 	if len(pos) > 0 {
 		return usageError{"status takes no arguments"}
 	}
@@ -116,8 +122,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // runStatus prints the status of every watch once, or with Watch every
 // Interval until ctx ends (Ctrl-C), which is a success.
 func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer) error {
-	if opts.Watch && opts.Interval <= 0 {
-		return usageError{fmt.Sprintf("status: --interval must be more than 0 (got %s)", opts.Interval)}
+	if opts.Watch && opts.Interval < minStatusInterval {
+		return usageError{fmt.Sprintf("status: --interval must be at least %s (got %s)", minStatusInterval, opts.Interval)}
 	}
 	cfg, err := loadConfigOffline(opts.Config)
 	if err != nil {
