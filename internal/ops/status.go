@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -384,7 +383,7 @@ func (r *Reporter) recent(root string) []Finished {
 	}
 	out := []Finished{}
 	for _, c := range cands {
-		b, err := readBounded(filepath.Join(root, c.sub, c.name, pipeline.ResultFile), pipeline.MaxResultBytes)
+		b, err := pipeline.ReadResultFile(filepath.Join(root, c.sub, c.name))
 		if err != nil {
 			continue
 		}
@@ -447,21 +446,6 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// readBounded reads a file of at most limit bytes: scandrop writes no larger
-// result.json, and a larger one (not ours) is not read into memory.
-func readBounded(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
-	}
-	return b, err
 }
 
 func unwrapPath(err error) error {

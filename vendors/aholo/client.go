@@ -73,13 +73,6 @@ type client struct {
 // maxAnswer bounds an answer of the API or OUS: they are a few KiB.
 const maxAnswer = 8 << 20
 
-// retries is how many times an idempotent call is tried before its
-// Transient error goes back to the pipeline, which has its own backoff.
-const retries = 3
-
-// quickRetryMax is the longest Retry-After waited out here.
-const quickRetryMax = 2 * time.Second
-
 // tokenError marks an OUS answer saying the upload token is expired or
 // unknown: the caller fetches a new token and tries once more.
 type tokenError struct{ msg string }
@@ -279,30 +272,6 @@ func decodeData(op string, env *envelope, out any) error {
 		return vendors.E(vendors.Transient, op, fmt.Errorf("unexpected data %.200q: %v", env.D, err))
 	}
 	return nil
-}
-
-// retry runs f until it succeeds, fails for good, or has failed retries
-// times with a Transient error, waiting a little longer each time. Token
-// errors go straight back: the caller knows how to get a new token.
-func (c *client) retry(ctx context.Context, f func() error) error {
-	wait := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || !vendors.Retryable(err) || isTokenError(err) || attempt >= retries || ctx.Err() != nil {
-			return err
-		}
-		ra := vendors.RetryAfterOf(err)
-		if ra > quickRetryMax {
-			return err // the pipeline waits that out
-		}
-		c.log.Debug("aholo: retrying", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-c.clock.After(max(wait, ra)):
-		}
-		wait *= 2
-	}
 }
 
 // ousBase turns globalDomain into a base URL: https://{globalDomain}, as

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -177,10 +176,10 @@ func newS3(st storage, creds *aws.CredentialsCache, hc *http.Client) *s3.Client 
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		APIOptions:                 apiOptions,
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 5
-			o.MaxBackoff = 10 * time.Second
-		}),
+		// One attempt per request: a failed part goes back to the
+		// pipeline, whose pacer waits, and the upload resumes from the
+		// journal (internal/backoff: who waits).
+		Retryer: aws.NopRetryer{},
 	})
 }
 
