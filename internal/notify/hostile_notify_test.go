@@ -92,4 +92,3 @@ func TestCommandEnvIsolated(t *testing.T) {
 		t.Errorf("log should name TZ as left out, without its value:\n%s", l)
 	}
 }
-

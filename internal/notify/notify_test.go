@@ -3,8 +3,8 @@ package notify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"crypto/hmac"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,7 +109,7 @@ func TestWebhooks(t *testing.T) {
 		{URL: config.Secret(onlyDone.srv.URL), Events: []string{"done"}, Timeout: config.Duration(5 * time.Second), Attempts: 5},
 		{URL: config.Secret(down.srv.URL), Events: []string{"failed"}, Timeout: config.Duration(5 * time.Second), Attempts: 3},
 	}}, NotifierOptions{
-		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backoff: backoff.Policy{First: 10 * time.Millisecond, Ceiling: 40 * time.Millisecond}, UserAgent: "scandrop/test",
 	})
 
