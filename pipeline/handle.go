@@ -130,6 +130,13 @@ func me() owner {
 	return owner{Host: h, PID: os.Getpid()}
 }
 
+// alive reports whether o, the owner a job's file names, may still be
+// running it, as seen by self: its heartbeat is fresh, and it is not a
+// process of this host that is gone. The one rule for taking a job over.
+func (p *Pipeline) alive(o, self owner) bool {
+	return p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID))
+}
+
 // ErrOwned means another live daemon runs the job.
 var ErrOwned = errors.New("job is run by another live scandrop")
 
@@ -149,7 +156,7 @@ func (p *Pipeline) own(jobDir string) error {
 		if o.Host == self.Host && o.PID == self.PID {
 			return p.beat(jobDir)
 		}
-		if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+		if p.alive(o, self) {
 			return ErrOwned
 		}
 		// Stale, or a dead process on this host: take over, atomically.
@@ -244,7 +251,7 @@ func (p *Pipeline) Orphans(root string) ([]string, error) {
 			if o.Host == self.Host && o.PID == self.PID {
 				continue // ours, running
 			}
-			if p.o.Clock.Now().Sub(o.Heartbeat) < staleAfter && !(o.Host == self.Host && !processAlive(o.PID)) {
+			if p.alive(o, self) {
 				continue
 			}
 		}

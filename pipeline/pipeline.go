@@ -580,15 +580,20 @@ func (r *run) pollBefore(ctx context.Context, job vendors.Job, ids vendors.IDs, 
 }
 
 // retry calls fn until it succeeds, fails for good, or transient errors
-// have gone on longer than the vendor timeout. A wait before a retry that
+// have gone on longer than the vendor timeout, counted from the first. It
+// waits under one backoff.Pacer (fn itself never waits to retry: see
+// internal/backoff for who waits). A wait before a retry that
 // would end past the vendor timeout is cut short, and a Retry-After that
 // would is not waited at all: the stage fails at once. fn's own context
 // is not bounded by the vendor timeout (an upload may rightly take
 // longer); its calls are bounded by vendors.CallTimeout and the stall
 // guard's minimum rate.
 func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func(context.Context) error) error {
-	deadline := r.p.o.Clock.Now().Add(s.Timeout)
-	pace := r.p.pacer().Until(deadline)
+	// The timeout counts from the first failure, not from the stage's
+	// start: an upload that ran for hours and then met a blip is not an
+	// outage of hours.
+	var deadline time.Time
+	var pace *backoff.Pacer
 	out := outage{log: r.log.With("stage", stage), clock: r.p.o.Clock}
 	for {
 		err := fn(ctx)
@@ -598,6 +603,10 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		}
 		if ctx.Err() != nil || !vendors.Retryable(err) {
 			return err
+		}
+		if pace == nil {
+			deadline = r.p.o.Clock.Now().Add(s.Timeout)
+			pace = r.p.pacer().Until(deadline)
 		}
 		out.failed(err)
 		r.p.o.Observer.Retrying(r.name, r.vendorName, stage, vendors.KindOf(err).String(), err)

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/vendors/dropfs"
@@ -223,7 +224,7 @@ func probe(dir, name string, ps *vendors.Problems) (file, bool) {
 		ps.Add(name, "unusable name: %v; rename the file", err)
 		return file{}, false
 	}
-	if dropfs.Ignored(name) {
+	if dropname.Ignored(name) {
 		ps.Add(name, "hidden or temporary file; rename it if it is a capture")
 		return file{}, false
 	}

@@ -275,27 +275,24 @@ func decodeData(op string, env *envelope, out any) error {
 }
 
 // ousBase turns globalDomain into a base URL: https://{globalDomain}, as
-// the document says. globalDomain has been seen with a scheme too; then it
-// must be https, because the upload token and the files travel to it.
+// the document says. globalDomain has been seen with a scheme (and a
+// trailing slash) too; then it must be https, because the upload token and
+// the files travel to it. What is left must be a bare host[:port]
+// (vendors.CheckHostPort, the rule the Realsee upload host follows too).
 func ousBase(domain string) (*url.URL, error) {
 	domain = strings.TrimSpace(domain)
 	if domain == "" {
 		return nil, errors.New("empty globalDomain")
 	}
-	if !strings.Contains(domain, "://") {
-		domain = "https://" + domain
+	host := domain
+	if scheme, rest, ok := strings.Cut(domain, "://"); ok {
+		if !strings.EqualFold(scheme, "https") {
+			return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", textsafe.Clean(domain, 256))
+		}
+		host = strings.TrimSuffix(rest, "/")
 	}
-	// Only host[:port]: a path, query or fragment would move the uploads
-	// elsewhere on the host ("h/evil?x=" sends them to /evil), and user
-	// info moves them to another host ("a@b" is b).
-	u, err := url.Parse(domain)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
-		strings.ContainsAny(domain, "@?#\\ \t") || (u.Path != "" && u.Path != "/") || strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("the token's globalDomain %q is not a bare host[:port]; the uploads would go elsewhere; ask Aholo", textsafe.Clean(domain, 256))
+	if err := vendors.CheckHostPort("the token's globalDomain", host); err != nil {
+		return nil, err
 	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", u.Scheme+"://"+u.Host)
-	}
-	u.Path = ""
-	return u, nil
+	return &url.URL{Scheme: "https", Host: host}, nil
 }

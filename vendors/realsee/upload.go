@@ -87,7 +87,7 @@ func storageOf(t *fileToken) (storage, error) {
 	if err := vendors.CheckCredentialEndpoint("the upload endpoint in the file token", scheme, bare); err != nil {
 		return st, err
 	}
-	if isLocalHost(bare) {
+	if pathStyleHost(bare) {
 		st.Endpoint, st.PathStyle = scheme+"://"+bare, true
 		return st, nil
 	}
@@ -96,13 +96,15 @@ func storageOf(t *fileToken) (storage, error) {
 	return st, nil
 }
 
-func isLocalHost(hostport string) bool {
+// pathStyleHost reports whether the store at hostport is addressed with
+// the bucket in the path: an IP address, or this machine (a loopback
+// store), where a bucket cannot lead the host name.
+func pathStyleHost(hostport string) bool {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		h = hh
 	}
-	h = strings.Trim(h, "[]")
-	return net.ParseIP(h) != nil || h == "localhost" || strings.HasSuffix(h, ".localhost")
+	return net.ParseIP(strings.Trim(h, "[]")) != nil || vendors.IsLoopback(hostport)
 }
 
 // fixedEndpoint resolves every S3 call to the storage's endpoint, as the
