@@ -41,14 +41,10 @@ func refusal(e fs.DirEntry) string {
 	switch {
 	case t&fs.ModeSymlink != 0:
 		what = "is a symlink, which scandrop does not follow (a drop must not make it read outside its folder); copy the folder in instead"
-	case t&fs.ModeNamedPipe != 0:
-		what = "is a named pipe (FIFO), not a folder; remove it and copy the drop folder in"
-	case t&fs.ModeSocket != 0:
-		what = "is a socket, not a folder; remove it and copy the drop folder in"
-	case t&fs.ModeDevice != 0:
-		what = "is a device file, not a folder; remove it and copy the drop folder in"
 	case t&fs.ModeIrregular != 0:
 		what = "is neither a folder nor a file; copy the drop folder in instead"
+	case dropname.SpecialKind(t) != "":
+		what = "is " + dropname.SpecialKind(t) + ", not a folder; remove it and copy the drop folder in"
 	default:
 		return ""
 	}

@@ -1,6 +1,9 @@
 package dropname
 
-import "testing"
+import (
+	"io/fs"
+	"testing"
+)
 
 func TestIgnored(t *testing.T) {
 	for n, want := range map[string]bool{
@@ -10,6 +13,19 @@ func TestIgnored(t *testing.T) {
 	} {
 		if got := Ignored(n); got != want {
 			t.Errorf("Ignored(%q) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+func TestSpecialKind(t *testing.T) {
+	for mode, want := range map[fs.FileMode]string{
+		0: "", fs.ModeDir: "", fs.ModeSymlink: "",
+		fs.ModeNamedPipe: "a named pipe (FIFO)", fs.ModeSocket: "a socket",
+		fs.ModeDevice | fs.ModeCharDevice: "a character device", fs.ModeDevice: "a block device",
+		fs.ModeIrregular: "a special file",
+	} {
+		if got := SpecialKind(mode); got != want {
+			t.Errorf("SpecialKind(%v) = %q, want %q", mode, got, want)
 		}
 	}
 }
