@@ -24,9 +24,17 @@ import (
 
 // VendorSettings are the per-vendor waiting rules.
 type VendorSettings struct {
-	PollInterval time.Duration // between status polls; default 5s
-	Timeout      time.Duration // give up on the vendor after this; default 2h
+	PollInterval time.Duration // between status polls; default DefaultPollInterval
+	Timeout      time.Duration // give up on the vendor after this; default DefaultTimeout
 }
+
+// Defaults of the pipeline's settings: the one home of each (internal/config
+// applies them; a vendor with longer tasks has its own DefaultTimeout).
+const (
+	DefaultPollInterval = 5 * time.Second
+	DefaultTimeout      = 2 * time.Hour
+	DefaultCrashLimit   = 3
+)
 
 // Options configure a Pipeline.
 type Options struct {
@@ -51,7 +59,7 @@ type Options struct {
 	Crash func(point string)
 	// CrashLimit is how many starts of a job may end abruptly at one stage
 	// without the job getting further before it is quarantined in failed/
-	// (kind "crash"); default 3.
+	// (kind "crash"); default DefaultCrashLimit.
 	CrashLimit int
 	// ClaimKey signs every journal this Pipeline writes, so that a journal
 	// arriving in inbox/ is resumed only if this installation wrote it;
@@ -86,7 +94,7 @@ func New(o Options) *Pipeline {
 		o.Markers = map[string]string{}
 	}
 	if o.CrashLimit <= 0 {
-		o.CrashLimit = 3
+		o.CrashLimit = DefaultCrashLimit
 	}
 	if len(o.ClaimKey) == 0 {
 		o.ClaimKey = newClaimKey()
@@ -414,10 +422,10 @@ func sorted(s []string) []string {
 func (p *Pipeline) settings(vendor string) VendorSettings {
 	s := p.o.Settings[vendor]
 	if s.PollInterval <= 0 {
-		s.PollInterval = 5 * time.Second
+		s.PollInterval = DefaultPollInterval
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = 2 * time.Hour
+		s.Timeout = DefaultTimeout
 	}
 	return s
 }

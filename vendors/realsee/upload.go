@@ -285,7 +285,6 @@ func storeClient(hc *http.Client) *http.Client {
 // S3's limits on multipart uploads, which COS shares.
 const (
 	maxParts     = 10000
-	maxPartSize  = 5 << 30
 	maxObject    = 5 << 40
 	partSizeUnit = 1 << 20
 	// maxStoreID bounds an upload id or ETag the store answers: both are
@@ -303,7 +302,7 @@ func planPartSize(size, configured int64) (int64, error) {
 	if err := checkArchiveSize(size); err != nil {
 		return 0, err
 	}
-	ps := min(max(configured, 1), maxPartSize)
+	ps := min(max(configured, 1), MaxPartSize)
 	if parts := (size + ps - 1) / ps; parts > maxParts {
 		need := (size + maxParts - 1) / maxParts
 		ps = (need + partSizeUnit - 1) / partSizeUnit * partSizeUnit
@@ -349,7 +348,7 @@ func humanBytes(n int64) string {
 // planned: one journalled by a version without the plan may need more
 // parts than S3 takes, and is then better started again.
 func (s *uploadState) planOK() bool {
-	return s.PartSize > 0 && s.PartSize <= maxPartSize && s.Size >= 0 &&
+	return s.PartSize > 0 && s.PartSize <= MaxPartSize && s.Size >= 0 &&
 		(s.Size+s.PartSize-1)/s.PartSize <= maxParts
 }
 
