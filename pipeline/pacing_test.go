@@ -78,3 +78,27 @@ func TestStageTimeoutCountsFromFirstFailure(t *testing.T) {
 		t.Errorf("%d uploads in a minute of outage, want the backoff's handful", v.uploads)
 	}
 }
+
+// TestOutageOncePerMinuteMark: with jittered waits the failures fall
+// anywhere; the log still says "still retrying" once per minute of the
+// outage — at the first failure after each minute mark — not skipping a
+// minute because the previous line came late in the one before.
+func TestOutageOncePerMinuteMark(t *testing.T) {
+	var logs strings.Builder
+	clock := &jumpClock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	start := clock.now
+	o := outage{log: slog.New(slog.NewTextHandler(&logs, nil)), clock: clock}
+	for _, at := range []time.Duration{0, 50 * time.Second, 105 * time.Second, 130 * time.Second, 160 * time.Second, 200 * time.Second, 235 * time.Second} {
+		clock.now = start.Add(at)
+		o.failed(vendors.E(vendors.Transient, "poll", "502"))
+	}
+	o.recovered()
+	// Marks at 1m, 2m and 3m: failures at 1m45s, 2m10s and 3m20s (a
+	// minute since the last line would say only 1m45s and 3m20s).
+	if n := strings.Count(logs.String(), "still retrying"); n != 3 {
+		t.Errorf("%d still-retrying lines over 3m55s of outage, want 3:\n%s", n, logs.String())
+	}
+	if strings.Count(logs.String(), "unreachable") != 1 || strings.Count(logs.String(), "reachable again") != 1 {
+		t.Errorf("want one start and one end line:\n%s", logs.String())
+	}
+}
