@@ -560,6 +560,9 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
+		if werr != nil && !errors.Is(werr, backoff.ErrDeadline) {
+			return st, werr // ctx's own deadline comes first
+		}
 		if werr != nil {
 			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.vendorName)
 			if err != nil {
@@ -624,7 +627,9 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case werr == nil:
-		case !passed && errors.Is(werr, backoff.ErrDeadline):
+		case !errors.Is(werr, backoff.ErrDeadline):
+			return werr // ctx's own deadline comes first
+		case !passed:
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.vendorName, err))
 		default:
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))

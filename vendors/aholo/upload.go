@@ -436,8 +436,8 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service failed the file (status %d)", st.Status))
 		}
 		if err := pace.Wait(ctx, least); err != nil {
-			if ctx.Err() != nil {
-				return "", vendors.E(vendors.Transient, op, ctx.Err())
+			if !errors.Is(err, backoff.ErrDeadline) { // ctx ended, or its deadline comes first
+				return "", vendors.E(vendors.Transient, op, err)
 			}
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service did not finish the file within %v (status %d)",
 				u.job.v.cfg.UploadStatusTimeout, st.Status))
