@@ -75,16 +75,11 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 // call sends an authorized request to the gateway and decodes data into
 // out. A POST is taken to create something (submit, the one POST made
 // here, does), so that a lost answer to it is an unknown outcome. It makes
-// one attempt (see callOnce) and never waits to repeat it: a Transient
-// error goes back to the pipeline, whose pacer waits (internal/backoff).
+// one attempt and never waits to repeat it: a Transient error goes back
+// to the pipeline, whose pacer waits (internal/backoff). An expired token
+// is refreshed and the call repeated once, at once, which is safe for
+// every endpoint: an expired answer means the call did nothing.
 func (c *client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
-	return c.callOnce(ctx, op, method, path, query, body, out)
-}
-
-// callOnce is one call. An expired token is refreshed and the call
-// repeated once, which is safe for every endpoint: an expired answer means
-// the call did nothing.
-func (c *client) callOnce(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.accessToken(ctx, attempt > 0)
 		if err != nil {
