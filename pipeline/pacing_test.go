@@ -2,10 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,20 +35,7 @@ func (v *longUpload) Upload(context.Context, vendors.Journal, vendors.Progress) 
 func runLong(t *testing.T, v *longUpload, timeout time.Duration) *Result {
 	t.Helper()
 	v.poll = func(context.Context) (vendors.Status, error) { return vendors.Status{State: vendors.Succeeded}, nil }
-	p := New(Options{
-		Vendors:  []vendors.Vendor{v},
-		Settings: map[string]VendorSettings{"fake": {PollInterval: time.Second, Timeout: timeout}},
-		Clock:    v.clock,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	dir := filepath.Join(t.TempDir(), "job")
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "fake.marker"), nil, 0o644)
-	res, err := p.Process(context.Background(), dir, false)
-	if err != nil || res == nil {
-		t.Fatalf("result %+v, err %v", res, err)
-	}
-	return res
+	return runSlow(t, v, v.clock, timeout)
 }
 
 // TestStageTimeoutCountsFromFirstFailure: the vendor timeout bounds an

@@ -6,23 +6,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/testkit/fakeclock"
 )
-
-// jumpClock is a fake clock whose waits end at once, moving its time on by
-// the wait, and which records them.
-type jumpClock struct {
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *jumpClock) Now() time.Time { return c.now }
-func (c *jumpClock) After(d time.Duration) <-chan time.Time {
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
 
 // stuckClock's waits never end.
 type stuckClock struct{ now time.Time }
@@ -44,24 +30,24 @@ func waitN(t *testing.T, p *Pacer, n int, hint time.Duration) {
 // TestGrowthAndCeiling: without jitter the waits double from First and stop
 // at Ceiling; Reset starts over.
 func TestGrowthAndCeiling(t *testing.T) {
-	c := &jumpClock{now: t0}
+	c := fakeclock.New(t0)
 	p := New(Policy{First: time.Second, Ceiling: 10 * time.Second}, c)
 	waitN(t, p, 6, 0)
 	want := []time.Duration{1, 2, 4, 8, 10, 10}
 	for i := range want {
 		want[i] *= time.Second
 	}
-	if !slices.Equal(c.waits, want) {
-		t.Errorf("waits %v, want %v", c.waits, want)
+	if w := c.Waits(); !slices.Equal(w, want) {
+		t.Errorf("waits %v, want %v", w, want)
 	}
 	if p.Waits() != 6 {
 		t.Errorf("Waits() = %d, want 6", p.Waits())
 	}
 	p.Reset()
-	c.waits = nil
+	c.Waits()
 	waitN(t, p, 1, 0)
-	if !slices.Equal(c.waits, []time.Duration{time.Second}) || p.Waits() != 1 {
-		t.Errorf("after Reset: waits %v (%d), want [1s]", c.waits, p.Waits())
+	if w := c.Waits(); !slices.Equal(w, []time.Duration{time.Second}) || p.Waits() != 1 {
+		t.Errorf("after Reset: waits %v (%d), want [1s]", w, p.Waits())
 	}
 }
 
@@ -69,10 +55,10 @@ func TestGrowthAndCeiling(t *testing.T) {
 // from the injected source.
 func TestJitterBand(t *testing.T) {
 	for _, r := range []float64{0, 0.5, 0.999} {
-		c := &jumpClock{now: t0}
+		c := fakeclock.New(t0)
 		p := New(Policy{First: 4 * time.Second, Ceiling: time.Minute, Jitter: 0.5}, c).WithRand(func() float64 { return r })
 		waitN(t, p, 3, 0)
-		for i, d := range c.waits {
+		for i, d := range c.Waits() {
 			step := 4 * time.Second << i
 			want := step - time.Duration(0.5*r*float64(step))
 			if d != want || d < step/2 || d > step {
@@ -85,7 +71,7 @@ func TestJitterBand(t *testing.T) {
 // TestRetryAfterHint: a hint longer than the backoff is the wait, bounded
 // by MaxHint; a shorter one changes nothing.
 func TestRetryAfterHint(t *testing.T) {
-	c := &jumpClock{now: t0}
+	c := fakeclock.New(t0)
 	p := New(Policy{First: time.Second, Ceiling: time.Minute, MaxHint: 10 * time.Minute}, c)
 	for _, h := range []time.Duration{30 * time.Second, 0, time.Millisecond, time.Hour} {
 		if err := p.Wait(context.Background(), h); err != nil {
@@ -93,8 +79,8 @@ func TestRetryAfterHint(t *testing.T) {
 		}
 	}
 	want := []time.Duration{30 * time.Second, 2 * time.Second, 4 * time.Second, 10 * time.Minute}
-	if !slices.Equal(c.waits, want) {
-		t.Errorf("waits %v, want %v", c.waits, want)
+	if w := c.Waits(); !slices.Equal(w, want) {
+		t.Errorf("waits %v, want %v", w, want)
 	}
 }
 
@@ -102,11 +88,11 @@ func TestRetryAfterHint(t *testing.T) {
 // it (one last attempt there); once it has passed, or when the hint alone
 // reaches past it, Wait fails at once with ErrDeadline, not waiting.
 func TestDeadline(t *testing.T) {
-	c := &jumpClock{now: t0}
+	c := fakeclock.New(t0)
 	p := New(Policy{First: 4 * time.Second, Ceiling: time.Minute}, c).Until(t0.Add(10 * time.Second))
 	waitN(t, p, 2, 0) // 4s, then 6s of the 8s: cut at the deadline
-	if want := []time.Duration{4 * time.Second, 6 * time.Second}; !slices.Equal(c.waits, want) {
-		t.Errorf("waits %v, want %v", c.waits, want)
+	if w, want := c.Waits(), []time.Duration{4 * time.Second, 6 * time.Second}; !slices.Equal(w, want) {
+		t.Errorf("waits %v, want %v", w, want)
 	}
 	if err := p.Wait(context.Background(), 0); !errors.Is(err, ErrDeadline) {
 		t.Errorf("at the deadline: %v, want ErrDeadline", err)
@@ -115,13 +101,13 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("Sleep at the deadline: %v, want ErrDeadline", err)
 	}
 
-	c = &jumpClock{now: t0}
+	c = fakeclock.New(t0)
 	p = New(Policy{First: time.Second, Ceiling: time.Minute}, c).Until(t0.Add(10 * time.Second))
-	if err := p.Wait(context.Background(), 11*time.Second); !errors.Is(err, ErrDeadline) || len(c.waits) != 0 {
-		t.Errorf("hint past the deadline: %v after waits %v, want ErrDeadline at once", err, c.waits)
+	if err, w := p.Wait(context.Background(), 11*time.Second), c.Waits(); !errors.Is(err, ErrDeadline) || len(w) != 0 {
+		t.Errorf("hint past the deadline: %v after waits %v, want ErrDeadline at once", err, w)
 	}
-	if err := p.Wait(context.Background(), 9*time.Second); err != nil || !slices.Equal(c.waits, []time.Duration{9 * time.Second}) {
-		t.Errorf("hint within the deadline: %v, waits %v, want one of 9s", err, c.waits)
+	if err, w := p.Wait(context.Background(), 9*time.Second), c.Waits(); err != nil || !slices.Equal(w, []time.Duration{9 * time.Second}) {
+		t.Errorf("hint within the deadline: %v, waits %v, want one of 9s", err, w)
 	}
 }
 
@@ -151,13 +137,13 @@ func TestContext(t *testing.T) {
 // TestSleepKeepsGrowth: Sleep is a fixed pause and does not advance the
 // backoff.
 func TestSleepKeepsGrowth(t *testing.T) {
-	c := &jumpClock{now: t0}
+	c := fakeclock.New(t0)
 	p := New(Policy{First: time.Second, Ceiling: time.Minute}, c)
 	if err := p.Sleep(context.Background(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	waitN(t, p, 1, 0)
-	if want := []time.Duration{5 * time.Second, time.Second}; !slices.Equal(c.waits, want) {
-		t.Errorf("waits %v, want %v", c.waits, want)
+	if w, want := c.Waits(), []time.Duration{5 * time.Second, time.Second}; !slices.Equal(w, want) {
+		t.Errorf("waits %v, want %v", w, want)
 	}
 }

@@ -7,25 +7,16 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/backoff"
+	"github.com/scandrop/scandrop/internal/testkit/fakeclock"
 )
-
-// fakeClock's waits end at once and move its time on: a test of a loop
-// that waits minutes runs in microseconds.
-type fakeClock struct{ now time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.now }
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
 
 // A retry loop: one attempt, then a wait under the pacer, until the call
 // succeeds or the deadline passes. The server's Retry-After (the hint)
 // stretches a wait; the deadline cuts the last one short.
 func Example() {
-	clock := &fakeClock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	// A fake clock: each wait ends at once and moves it on, so a loop
+	// that waits for half a minute runs in microseconds.
+	clock := fakeclock.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	start := clock.Now()
 	pace := backoff.New(backoff.Policy{First: time.Second, Ceiling: 8 * time.Second}, clock).
 		Until(start.Add(30 * time.Second))

@@ -6,46 +6,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/testkit/fakeclock"
 	"github.com/scandrop/scandrop/pipeline"
 )
-
-// recClock is a fake clock whose waits end at once, moving it on, and are
-// recorded.
-type recClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *recClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *recClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
 
 // TestWebhookPacing: a delivery waits under the pacer, on the injected
 // clock (the test sleeps not at all): the backoff grows, and a receiver's
 // Retry-After is honoured in both of its forms — seconds and an HTTP date
 // (which webhooks once ignored) — bounded by the policy's ceiling.
 func TestWebhookPacing(t *testing.T) {
-	clock := &recClock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch calls.Add(1) {
@@ -77,7 +53,7 @@ func TestWebhookPacing(t *testing.T) {
 		t.Fatalf("%d attempts, want 4", calls.Load())
 	}
 	want := []time.Duration{2 * time.Second, 90 * time.Second, 5 * time.Minute}
-	if !slices.Equal(clock.waits, want) {
-		t.Errorf("waits %v, want %v (backoff, Retry-After as a date, Retry-After bounded)", clock.waits, want)
+	if w := clock.Waits(); !slices.Equal(w, want) {
+		t.Errorf("waits %v, want %v (backoff, Retry-After as a date, Retry-After bounded)", w, want)
 	}
 }
