@@ -1,7 +1,7 @@
 // Package ops is what operators see of a running scandrop: the status
 // report (the same for "scandrop status" and the HTTP listener), metrics in
-// the Prometheus text format, the HTTP listener itself, and notifications
-// of finished jobs to webhooks and commands.
+// the Prometheus text format, and the HTTP listener itself. Notifications
+// of finished jobs (webhooks, commands) are internal/notify's.
 //
 // Everything that follows jobs as they run is a pipeline.Observer: the
 // pipeline tells, ops never asks. The status report is read from the watch
