@@ -36,7 +36,7 @@ func (v *slowVendor) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status,
 	return v.poll(ctx)
 }
 
-func runSlow(t *testing.T, v *slowVendor, clock vendors.Clock, timeout time.Duration) *Result {
+func runSlow(t *testing.T, v vendors.Vendor, clock vendors.Clock, timeout time.Duration) *Result {
 	t.Helper()
 	p := New(Options{
 		Vendors:  []vendors.Vendor{v},

@@ -130,6 +130,10 @@ func me() owner {
 	return owner{Host: h, PID: os.Getpid()}
 }
 
+// alive reports whether o, the owner a job's file names, may still be
+// running it, as seen by self: its heartbeat is fresh, and it is not a
+// process of this host that is gone. The one rule for taking a job over.
+
 // ErrOwned means another live daemon runs the job.
 var ErrOwned = errors.New("job is run by another live scandrop")
 

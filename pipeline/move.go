@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -203,20 +204,9 @@ func specialEntries(dir string) (*UnmovableError, error) {
 		if err != nil {
 			return err
 		}
-		t := d.Type()
-		if t.IsDir() || t.IsRegular() || t&fs.ModeSymlink != 0 {
+		what := dropname.SpecialKind(d.Type())
+		if what == "" {
 			return nil
-		}
-		what := "a special file"
-		switch {
-		case t&fs.ModeNamedPipe != 0:
-			what = "a named pipe (FIFO)"
-		case t&fs.ModeSocket != 0:
-			what = "a socket"
-		case t&fs.ModeCharDevice != 0:
-			what = "a character device"
-		case t&fs.ModeDevice != 0:
-			what = "a block device"
 		}
 		rel, _ := filepath.Rel(dir, p)
 		if len(ue.Entries) < maxListed {

@@ -18,14 +18,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/vendors"
 )
 
 // VendorSettings are the per-vendor waiting rules.
 type VendorSettings struct {
-	PollInterval time.Duration // between status polls; default 5s
-	Timeout      time.Duration // give up on the vendor after this; default 2h
+	PollInterval time.Duration // between status polls; default DefaultPollInterval
+	Timeout      time.Duration // give up on the vendor after this; default DefaultTimeout
 }
+
+// Defaults of the pipeline's settings: the one home of each (internal/config
+// applies them; a vendor with longer tasks has its own DefaultTimeout).
+const (
+	DefaultPollInterval = 5 * time.Second
+	DefaultTimeout      = 2 * time.Hour
+	DefaultCrashLimit   = 3
+)
 
 // Options configure a Pipeline.
 type Options struct {
@@ -38,9 +47,10 @@ type Options struct {
 	Markers map[string]string
 	Clock   vendors.Clock
 	Logger  *slog.Logger
-	// MinBackoff and MaxBackoff bound the wait between retries of an
-	// outage; defaults 1s and 1m.
-	MinBackoff, MaxBackoff time.Duration
+	// Backoff paces the retries of a stage after an outage, and the polls
+	// after a failed one; the zero Policy means backoff.PipelinePolicy.
+	// Its MaxHint is always vendors.MaxRetryAfter.
+	Backoff backoff.Policy
 	// Observer, if set, is told what jobs do.
 	Observer Observer
 	// Crash, if set, is called at named points of a job's life ("claimed",
@@ -49,7 +59,7 @@ type Options struct {
 	Crash func(point string)
 	// CrashLimit is how many starts of a job may end abruptly at one stage
 	// without the job getting further before it is quarantined in failed/
-	// (kind "crash"); default 3.
+	// (kind "crash"); default DefaultCrashLimit.
 	CrashLimit int
 	// ClaimKey signs every journal this Pipeline writes, so that a journal
 	// arriving in inbox/ is resumed only if this installation wrote it;
@@ -70,12 +80,10 @@ func New(o Options) *Pipeline {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = time.Second
+	if o.Backoff == (backoff.Policy{}) {
+		o.Backoff = backoff.PipelinePolicy
 	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = time.Minute
-	}
+	o.Backoff.MaxHint = vendors.MaxRetryAfter
 	if o.Observer == nil {
 		o.Observer = NopObserver{}
 	}
@@ -86,7 +94,7 @@ func New(o Options) *Pipeline {
 		o.Markers = map[string]string{}
 	}
 	if o.CrashLimit <= 0 {
-		o.CrashLimit = 3
+		o.CrashLimit = DefaultCrashLimit
 	}
 	if len(o.ClaimKey) == 0 {
 		o.ClaimKey = newClaimKey()
@@ -414,10 +422,10 @@ func sorted(s []string) []string {
 func (p *Pipeline) settings(vendor string) VendorSettings {
 	s := p.o.Settings[vendor]
 	if s.PollInterval <= 0 {
-		s.PollInterval = 5 * time.Second
+		s.PollInterval = DefaultPollInterval
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = 2 * time.Hour
+		s.Timeout = DefaultTimeout
 	}
 	return s
 }
@@ -516,14 +524,14 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 	deadline := rec.WaitSince.Add(s.Timeout)
 	defer r.clearRetry()
 	out := outage{log: r.log, clock: r.p.o.Clock}
-	backoff := r.p.o.MinBackoff
+	pace := r.p.pacer().Until(deadline)
 	last := ""
 	for {
 		st, err := r.pollBefore(ctx, job, rec.IDs, deadline)
 		if err == nil {
 			out.recovered()
 			r.clearRetry()
-			backoff = r.p.o.MinBackoff
+			pace.Reset()
 			if st.State != vendors.Running {
 				return st, nil
 			}
@@ -541,29 +549,32 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 			out.failed(err)
 			r.p.o.Observer.Retrying(r.name, r.vendorName, StageWait, vendors.KindOf(err).String(), err)
 		}
-		delay := s.PollInterval
+		// A wait past the deadline is cut to end at it (a last poll
+		// there); past the deadline, or when the vendor asked for a wait
+		// that would end after it, the job times out now rather than sit
+		// out the wait.
+		var werr error
 		if err != nil {
-			delay = retryWait(backoff, err)
-			backoff = min(backoff*2, r.p.o.MaxBackoff)
+			var wait time.Duration
+			if wait, werr = pace.Plan(ctx, vendors.RetryAfterOf(err)); werr == nil {
+				r.noteRetry(StageWait, err, wait)
+				werr = pace.Sleep(ctx, wait)
+			}
+		} else {
+			werr = pace.Sleep(ctx, s.PollInterval)
 		}
-		left := deadline.Sub(r.p.o.Clock.Now())
-		if left <= 0 || vendors.RetryAfterOf(err) > left {
-			// Past the deadline, or the vendor asked for a wait that
-			// would end after it: fail now rather than sit out the wait.
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		if werr != nil && !errors.Is(werr, backoff.ErrDeadline) {
+			return st, werr // ctx's own deadline comes first
+		}
+		if werr != nil {
 			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.vendorName)
 			if err != nil {
 				msg += "; last error: " + err.Error()
 			}
 			return st, vendors.E(vendors.Timeout, "wait", msg)
-		}
-		delay = min(delay, left) // a last poll at the deadline
-		if err != nil {
-			r.noteRetry(StageWait, err, delay)
-		}
-		select {
-		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-r.p.o.Clock.After(delay):
 		}
 	}
 }
@@ -586,15 +597,20 @@ func (r *run) pollBefore(ctx context.Context, job vendors.Job, ids vendors.IDs, 
 }
 
 // retry calls fn until it succeeds, fails for good, or transient errors
-// have gone on longer than the vendor timeout. A wait before a retry that
+// have gone on longer than the vendor timeout, counted from the first. It
+// waits under one backoff.Pacer (fn itself never waits to retry: see
+// internal/backoff for who waits). A wait before a retry that
 // would end past the vendor timeout is cut short, and a Retry-After that
 // would is not waited at all: the stage fails at once. fn's own context
 // is not bounded by the vendor timeout (an upload may rightly take
 // longer); its calls are bounded by vendors.CallTimeout and the stall
 // guard's minimum rate.
 func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func(context.Context) error) error {
-	start := r.p.o.Clock.Now()
-	backoff := r.p.o.MinBackoff
+	// The timeout counts from the first failure, not from the stage's
+	// start: an upload that ran for hours and then met a blip is not an
+	// outage of hours.
+	var deadline time.Time
+	var pace *backoff.Pacer
 	out := outage{log: r.log.With("stage", stage), clock: r.p.o.Clock}
 	defer r.clearRetry()
 	for {
@@ -606,31 +622,35 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		if ctx.Err() != nil || !vendors.Retryable(err) {
 			return err
 		}
-		wait, left := retryWait(backoff, err), start.Add(s.Timeout).Sub(r.p.o.Clock.Now())
-		if left < 0 {
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
+		if pace == nil {
+			deadline = r.p.o.Clock.Now().Add(s.Timeout)
+			pace = r.p.pacer().Until(deadline)
 		}
-		if ra := vendors.RetryAfterOf(err); ra > left {
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.vendorName, err))
-		}
-		wait = min(wait, left)
 		out.failed(err)
 		r.p.o.Observer.Retrying(r.name, r.vendorName, stage, vendors.KindOf(err).String(), err)
-		r.noteRetry(stage, err, wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.p.o.Clock.After(wait):
+		passed := !r.p.o.Clock.Now().Before(deadline)
+		wait, werr := pace.Plan(ctx, vendors.RetryAfterOf(err))
+		if werr == nil {
+			r.noteRetry(stage, err, wait)
+			werr = pace.Sleep(ctx, wait)
 		}
-		backoff = min(backoff*2, r.p.o.MaxBackoff)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case werr == nil:
+		case !errors.Is(werr, backoff.ErrDeadline):
+			return werr // ctx's own deadline comes first
+		case !passed:
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.vendorName, err))
+		default:
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
+		}
 	}
 }
 
-// retryWait is the wait before retrying after err: the backoff, or longer
-// when the vendor asked for it (HTTP Retry-After), up to
-// vendors.MaxRetryAfter.
-func retryWait(backoff time.Duration, err error) time.Duration {
-	return max(backoff, min(vendors.RetryAfterOf(err), vendors.MaxRetryAfter))
+// pacer is a new backoff.Pacer for one stage run, or one wait.
+func (p *Pipeline) pacer() *backoff.Pacer {
+	return backoff.New(p.o.Backoff, p.o.Clock)
 }
 
 // failOrStop turns a stage error into a failed result, or nil when the
@@ -643,13 +663,15 @@ func (r *run) failOrStop(ctx context.Context, stage string, err error) *Result {
 }
 
 // outage logs a run of transient errors once when it starts, then once a
-// minute, then once when it ends — not once per request.
+// minute, then once when it ends — not once per request. "Once a minute"
+// is once per minute of the outage (at the first failure after each
+// minute mark), so that jittered waits neither skip nor double a line.
 type outage struct {
-	log      *slog.Logger
-	clock    vendors.Clock
-	since    time.Time
-	lastSaid time.Time
-	count    int
+	log   *slog.Logger
+	clock vendors.Clock
+	since time.Time
+	next  time.Time // the next minute mark
+	count int
 }
 
 const outageReport = time.Minute
@@ -658,12 +680,12 @@ func (o *outage) failed(err error) {
 	now := o.clock.Now()
 	o.count++
 	if o.count == 1 {
-		o.since, o.lastSaid = now, now
+		o.since, o.next = now, now.Add(outageReport)
 		o.log.Warn("vendor unreachable or failing; retrying with backoff", "error", err)
 		return
 	}
-	if now.Sub(o.lastSaid) >= outageReport {
-		o.lastSaid = now
+	if !now.Before(o.next) {
+		o.next = o.since.Add(outageReport * (now.Sub(o.since)/outageReport + 1))
 		o.log.Warn("still retrying", "for", now.Sub(o.since).Round(time.Second).String(), "attempts", o.count, "error", err)
 	}
 }

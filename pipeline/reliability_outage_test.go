@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -74,7 +75,10 @@ func TestOutageLoggedOncePerMinute(t *testing.T) {
 		Vendors:  []vendors.Vendor{v},
 		Settings: map[string]VendorSettings{"fake": {PollInterval: 5 * time.Second, Timeout: time.Hour}},
 		Clock:    clock,
-		Logger:   slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// No jitter: whether a failure falls in the last half minute
+		// of the outage, and so the line count, would be a draw.
+		Backoff: backoff.Policy{First: backoff.PipelinePolicy.First, Ceiling: backoff.PipelinePolicy.Ceiling},
+		Logger:  slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	dir := filepath.Join(t.TempDir(), "job")
 	os.MkdirAll(dir, 0o755)

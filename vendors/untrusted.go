@@ -66,13 +66,15 @@ func CheckID(field, s string) error {
 }
 
 // IsLoopback reports whether hostport ("host", "host:port", "[::1]:80")
-// names this machine: localhost, *.localhost or a loopback address.
+// names this machine only: localhost, *.localhost (which resolve to
+// loopback only, RFC 6761; a trailing dot allowed) or a loopback address.
+// It is the one copy of this rule: the configuration's warnings use it too.
 func IsLoopback(hostport string) bool {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		h = hh
 	}
-	h = strings.ToLower(strings.Trim(h, "[]"))
+	h = strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}

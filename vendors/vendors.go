@@ -9,7 +9,8 @@ package vendors
 
 import (
 	"context"
-	"time"
+
+	"github.com/scandrop/scandrop/internal/backoff"
 )
 
 // Vendor speaks one vendor's API for one kind of drop.
@@ -120,15 +121,9 @@ type Journal interface {
 	Store(key string, v any) error
 }
 
-// Clock is the time source, injectable so that tests need not sleep.
-type Clock interface {
-	Now() time.Time
-	// After is time.After.
-	After(d time.Duration) <-chan time.Time
-}
+// Clock is the time source, injectable so that tests need not sleep; the
+// same as the pacer's (internal/backoff).
+type Clock = backoff.Clock
 
 // SystemClock is the real clock.
-type SystemClock struct{}
-
-func (SystemClock) Now() time.Time                         { return time.Now() }
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type SystemClock = backoff.SystemClock

@@ -15,27 +15,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/dropname"
 )
-
-// ignored reports hidden and temporary names that are never candidates. It
-// mirrors vendors/dropfs.Ignored (a test keeps them in step) so that the
-// watcher does not depend on vendors/.
-func ignored(name string) bool {
-	lower := strings.ToLower(name)
-	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~") ||
-		strings.HasSuffix(lower, ".tmp") || strings.HasSuffix(lower, ".part") ||
-		lower == "thumbs.db" || lower == "desktop.ini"
-}
-
-// Ignored is the watcher's rule for hidden and temporary names, exported so
-// that a test beside both packages keeps it in step with dropfs.Ignored.
-func Ignored(name string) bool { return ignored(name) }
 
 // candidate reports whether an inbox/ entry may be a drop: only real
 // directories (a symlink is not followed: it could point anywhere) with a
 // name that is not noise.
 func candidate(e fs.DirEntry) bool {
-	return e.IsDir() && !ignored(e.Name())
+	return e.IsDir() && !dropname.Ignored(e.Name())
 }
 
 // refusal says why an inbox/ entry that is neither a folder nor a file
@@ -45,7 +33,7 @@ func candidate(e fs.DirEntry) bool {
 // said once (a WARN) and shown in status: a symlink dropped in by mistake
 // must not sit there unexplained.
 func refusal(e fs.DirEntry) string {
-	if ignored(e.Name()) {
+	if dropname.Ignored(e.Name()) {
 		return ""
 	}
 	t := e.Type()
@@ -53,14 +41,10 @@ func refusal(e fs.DirEntry) string {
 	switch {
 	case t&fs.ModeSymlink != 0:
 		what = "is a symlink, which scandrop does not follow (a drop must not make it read outside its folder); copy the folder in instead"
-	case t&fs.ModeNamedPipe != 0:
-		what = "is a named pipe (FIFO), not a folder; remove it and copy the drop folder in"
-	case t&fs.ModeSocket != 0:
-		what = "is a socket, not a folder; remove it and copy the drop folder in"
-	case t&fs.ModeDevice != 0:
-		what = "is a device file, not a folder; remove it and copy the drop folder in"
 	case t&fs.ModeIrregular != 0:
 		what = "is neither a folder nor a file; copy the drop folder in instead"
+	case dropname.SpecialKind(t) != "":
+		what = "is " + dropname.SpecialKind(t) + ", not a folder; remove it and copy the drop folder in"
 	default:
 		return ""
 	}

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/scandrop/scandrop/internal/dropname"
 )
 
 // Mode selects how new folders are noticed.
@@ -62,10 +64,14 @@ type Options struct {
 	// called from the watcher's goroutine and must be quick.
 	OnScan func(full bool, took time.Duration)
 	// PollInterval is the period of the full rescan (plus up to 10% jitter,
-	// so that daemons sharing a mount do not scan in lockstep).
+	// so that daemons sharing a mount do not scan in lockstep); 0 means
+	// DefaultPollInterval.
 	PollInterval time.Duration
 	// Settle is how long a folder's tree must be seen unchanged, across at
-	// least two walks, before it is claimed.
+	// least two walks, before it is claimed. 0 is valid and means no wait
+	// beyond that: the folder is claimed at the second walk that finds it
+	// unchanged, which comes a recheck (MinRecheck) after the first. The
+	// configuration's default is DefaultSettle.
 	Settle time.Duration
 	// Markers are entry names at a folder's root that make it a drop, e.g.
 	// "manifest.json", "recon.yaml". Any one of them is enough.
@@ -82,7 +88,18 @@ const (
 	FailedDir     = "failed"
 )
 
+// Defaults of the configuration keys the watcher owns (internal/config
+// applies them, so that an explicit "settle: 0s" stays 0).
 const (
+	DefaultMode         = ModeAuto
+	DefaultPollInterval = 10 * time.Second
+	DefaultSettle       = 10 * time.Second
+)
+
+const (
+	// MinRecheck is the shortest period between two walks of a folder
+	// that is settling.
+	MinRecheck = 10 * time.Millisecond
 	// debounceDelay groups a burst of file events (a copier creating a
 	// folder and its first files) into one discovery scan.
 	debounceDelay = 75 * time.Millisecond
@@ -215,11 +232,11 @@ func New(opts Options) (*Watcher, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("watcher: dir is empty")
 	}
-	if opts.PollInterval <= 0 {
-		return nil, fmt.Errorf("watcher: %s: poll interval %v must be positive", opts.Dir, opts.PollInterval)
+	if opts.PollInterval == 0 {
+		opts.PollInterval = DefaultPollInterval
 	}
-	if opts.Settle <= 0 {
-		return nil, fmt.Errorf("watcher: %s: settle %v must be positive", opts.Dir, opts.Settle)
+	if err := ValidateTimes(opts.PollInterval, opts.Settle); err != nil {
+		return nil, fmt.Errorf("watcher: %s: %w", opts.Dir, err)
 	}
 	if len(opts.Markers) == 0 {
 		return nil, fmt.Errorf("watcher: %s: no markers: nothing could ever be claimed", opts.Dir)
@@ -238,11 +255,25 @@ func New(opts Options) (*Watcher, error) {
 		opts:      opts,
 		log:       logger.With("dir", opts.Dir),
 		noMarker:  noMarkerReason(opts.Markers),
-		recheck:   max(min(maxRecheck, opts.Settle/2), 10*time.Millisecond),
+		recheck:   max(min(maxRecheck, opts.Settle/2), MinRecheck),
 		now:       time.Now,
 		newNotify: newNotify,
 		folders:   make(map[string]*folder),
 	}, nil
+}
+
+// ValidateTimes checks a watch's poll interval and settle time, as the
+// watcher takes them: the one home of these rules, which the configuration
+// applies to its keys too. A poll interval must be positive; settle may be
+// 0 (see Options.Settle) but not negative.
+func ValidateTimes(pollInterval, settle time.Duration) error {
+	if pollInterval <= 0 {
+		return fmt.Errorf("poll interval %v must be positive", pollInterval)
+	}
+	if settle < 0 {
+		return fmt.Errorf("settle %v must not be negative", settle)
+	}
+	return nil
 }
 
 func noMarkerReason(markers []string) string {
@@ -418,7 +449,7 @@ func (w *Watcher) watch(ctx context.Context, r *runner) error {
 				events = nil
 				continue
 			}
-			if ev.Op != fsnotify.Chmod && !ignored(filepath.Base(ev.Name)) {
+			if ev.Op != fsnotify.Chmod && !dropname.Ignored(filepath.Base(ev.Name)) {
 				arm()
 			}
 		case e, ok := <-errs:
@@ -490,7 +521,9 @@ func (w *Watcher) schedule(t *time.Timer) {
 			continue
 		}
 		any = true
-		if due := f.since.Add(w.opts.Settle); !f.ready && due.Before(next) {
+		// At least a recheck apart: with settle 0 the second walk is the
+		// whole stability check, and must not follow the first at once.
+		if due := f.since.Add(max(w.opts.Settle, w.recheck)); !f.ready && due.Before(next) {
 			next = due
 		}
 	}

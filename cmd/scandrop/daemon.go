@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/notify"
 	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
@@ -278,7 +279,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	harden(log)
 	warnRisky(cfg, log)
 	mon := ops.NewMonitor(ops.BuildInfo(version, commitString()), nil)
-	notifier := ops.NewNotifier(cfg.Notify, ops.NotifierOptions{
+	notifier := notify.NewNotifier(cfg.Notify, notify.NotifierOptions{
 		Logger: log, UserAgent: "scandrop/" + version, Count: mon.Notified, Secrets: cfg.Secrets(),
 	})
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}

@@ -48,7 +48,7 @@ mv "$out/.args-$SCANDROP_FOLDER" "$out/args-$SCANDROP_FOLDER"
 `
 
 // The variables a hook may get besides those its config lists: the base
-// (internal/ops hookBase) and the SCANDROP_ event variables.
+// (internal/notify hookBase) and the SCANDROP_ event variables.
 var hookAllowed = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
 	"SCANDROP_RESULT", "SCANDROP_STATUS", "SCANDROP_EVENT", "SCANDROP_FOLDER", "SCANDROP_DIR"}
 

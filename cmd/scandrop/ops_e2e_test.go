@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/notify"
 	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
@@ -281,14 +282,14 @@ notify:
 		select {
 		case r := <-hooks:
 			b := <-bodies
-			if r.Header.Get(ops.HeaderEvent) == "done" {
+			if r.Header.Get(notify.HeaderEvent) == "done" {
 				req, got = r, b
 			}
 		case <-deadline:
 			t.Fatal("no webhook for the done job")
 		}
 	}
-	if !bytes.Equal(got, want) || req.Header.Get(ops.HeaderSignature) != ops.Sign([]byte(hookSecret), want) || req.URL.Query().Get("token") != "tok-in-url" {
+	if !bytes.Equal(got, want) || req.Header.Get(notify.HeaderSignature) != notify.Sign([]byte(hookSecret), want) || req.URL.Query().Get("token") != "tok-in-url" {
 		t.Errorf("webhook: %s %v\n%s", req.URL, req.Header, got)
 	}
 	waitFor(t, "the command hook", 20*time.Second, func() bool {

@@ -31,6 +31,11 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors/aholo"
+	"github.com/scandrop/scandrop/vendors/realsee"
+	"github.com/scandrop/scandrop/watcher"
 )
 
 // Config is the whole configuration file.
@@ -318,33 +323,36 @@ type Aholo struct {
 }
 
 // Defaults of the keys that have one; setDefaults is the only place they are
-// applied, and the field comments above document them.
+// applied, and the field comments above document them. A key that a
+// component reads takes its default from that component, the one home of
+// it (defaults_agree_test.go checks that what this package accepts, the
+// components accept).
 const (
 	defaultMaxJobs                  = 2
-	defaultCrashLimit               = 3
+	defaultCrashLimit               = pipeline.DefaultCrashLimit
 	defaultLogLevel                 = "info"
 	defaultLogFormat                = "text"
-	defaultWatchMode                = ModeAuto
-	defaultWatchPollInterval        = Duration(10 * time.Second)
-	defaultSettle                   = Duration(10 * time.Second)
-	defaultRealseeEndpoint          = "https://app-gateway.realsee.cn"
-	defaultRealseePollInterval      = Duration(5 * time.Second)
-	defaultRealseeTimeout           = Duration(2 * time.Hour)
-	defaultPartSize                 = 16 * MiB
-	defaultRealseeUploadConcurrency = 4
-	defaultAholoEndpoint            = "https://openapi.kujiale.com/v2/aholo"
-	defaultAholoPollInterval        = Duration(5 * time.Second)
-	defaultAholoTimeout             = Duration(6 * time.Hour)
-	defaultAholoUploadConcurrency   = 4
-	defaultAholoVideoType           = 1
+	defaultWatchMode                = string(watcher.DefaultMode)
+	defaultWatchPollInterval        = Duration(watcher.DefaultPollInterval)
+	defaultSettle                   = Duration(watcher.DefaultSettle)
+	defaultRealseeEndpoint          = realsee.DefaultEndpoint
+	defaultRealseePollInterval      = Duration(pipeline.DefaultPollInterval)
+	defaultRealseeTimeout           = Duration(realsee.DefaultTimeout)
+	defaultPartSize                 = ByteSize(realsee.DefaultPartSize)
+	defaultRealseeUploadConcurrency = realsee.DefaultUploadConcurrency
+	defaultAholoEndpoint            = aholo.DefaultEndpoint
+	defaultAholoPollInterval        = Duration(pipeline.DefaultPollInterval)
+	defaultAholoTimeout             = Duration(aholo.DefaultTimeout)
+	defaultAholoUploadConcurrency   = aholo.DefaultUploadConcurrency
+	defaultAholoVideoType           = aholo.DefaultVideoType
 	defaultHTTPListen               = "127.0.0.1:9180"
 	defaultWebhookTimeout           = Duration(10 * time.Second)
 	defaultWebhookAttempts          = 8
 	defaultCommandTimeout           = Duration(time.Minute)
 
 	// The object store's multipart limits (S3 and COS alike).
-	minPartSize = 5 * MiB
-	maxPartSize = 5 * GiB
+	minPartSize = ByteSize(realsee.MinPartSize)
+	maxPartSize = ByteSize(realsee.MaxPartSize)
 )
 
 // SetDefaults fills every zero-valued field that has a default, in c and in

@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // Warning is a setting that works but exposes something: scandrop starts,
@@ -71,7 +73,7 @@ func (c *Config) Warnings() []Warning {
 	}
 	if h := c.HTTP; h != nil {
 		secretFile("http.token_file", h.TokenFile)
-		if host, _, err := net.SplitHostPort(h.Listen); err == nil && !isLoopback(host) && h.Token == "" {
+		if host, _, err := net.SplitHostPort(h.Listen); err == nil && !vendors.IsLoopback(host) && h.Token == "" {
 			where := host
 			if host == "" || net.ParseIP(host).IsUnspecified() {
 				where = "every interface"
@@ -89,19 +91,8 @@ func (c *Config) Warnings() []Warning {
 // this machine, and its host (never the rest, which may hold a token).
 func plainRemote(raw string) (string, bool) {
 	u, err := url.Parse(raw)
-	if err != nil || !strings.EqualFold(u.Scheme, "http") || isLoopback(u.Hostname()) {
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || vendors.IsLoopback(u.Hostname()) {
 		return "", false
 	}
 	return u.Hostname(), true
-}
-
-// isLoopback reports whether host names this machine only: a loopback IP
-// or localhost (which resolves to loopback only, RFC 6761).
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
 }

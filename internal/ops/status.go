@@ -1,7 +1,7 @@
 // Package ops is what operators see of a running scandrop: the status
 // report (the same for "scandrop status" and the HTTP listener), metrics in
-// the Prometheus text format, the HTTP listener itself, and notifications
-// of finished jobs to webhooks and commands.
+// the Prometheus text format, and the HTTP listener itself. Notifications
+// of finished jobs (webhooks, commands) are internal/notify's.
 //
 // Everything that follows jobs as they run is a pipeline.Observer: the
 // pipeline tells, ops never asks. The status report is read from the watch
@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -412,7 +411,7 @@ func (r *Reporter) recent(root string) []Finished {
 	}
 	out := []Finished{}
 	for _, c := range cands {
-		b, err := readBounded(filepath.Join(root, c.sub, c.name, pipeline.ResultFile), pipeline.MaxResultBytes)
+		b, err := pipeline.ReadResultFile(filepath.Join(root, c.sub, c.name))
 		if err != nil {
 			continue
 		}
@@ -475,21 +474,6 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// readBounded reads a file of at most limit bytes: scandrop writes no larger
-// result.json, and a larger one (not ours) is not read into memory.
-func readBounded(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, limit)
-	}
-	return b, err
 }
 
 func unwrapPath(err error) error {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
 	"github.com/scandrop/scandrop/vendors/dropfs"
@@ -27,6 +28,17 @@ import (
 
 // DefaultEndpoint is the production open-API base.
 const DefaultEndpoint = "https://openapi.kujiale.com/v2/aholo"
+
+// Defaults of the vendor's settings: the one home of each (internal/config
+// applies them to its aholo: section).
+const (
+	DefaultUploadConcurrency = 4
+	// DefaultVideoType is resources[].type for a video (see Config).
+	DefaultVideoType = 1
+	// DefaultTimeout is how long a reconstruction may take, from its
+	// create, before the job fails as timeout: they take hours.
+	DefaultTimeout = 6 * time.Hour
+)
 
 // Config configures the Aholo vendor. The zero value of every field but the
 // credentials is a working default.
@@ -93,10 +105,10 @@ func New(cfg Config) *Vendor {
 	}
 	cfg.HTTPClient = stall.Guard(cfg.HTTPClient, cfg.StallTimeout)
 	if cfg.UploadConcurrency <= 0 {
-		cfg.UploadConcurrency = 4
+		cfg.UploadConcurrency = DefaultUploadConcurrency
 	}
 	if cfg.VideoType == 0 {
-		cfg.VideoType = 1
+		cfg.VideoType = DefaultVideoType
 	}
 	if cfg.UploadStatusTimeout <= 0 {
 		cfg.UploadStatusTimeout = 5 * time.Minute
@@ -223,7 +235,7 @@ func probe(dir, name string, ps *vendors.Problems) (file, bool) {
 		ps.Add(name, "unusable name: %v; rename the file", err)
 		return file{}, false
 	}
-	if dropfs.Ignored(name) {
+	if dropname.Ignored(name) {
 		ps.Add(name, "hidden or temporary file; rename it if it is a capture")
 		return file{}, false
 	}

@@ -73,13 +73,6 @@ type client struct {
 // maxAnswer bounds an answer of the API or OUS: they are a few KiB.
 const maxAnswer = 8 << 20
 
-// retries is how many times an idempotent call is tried before its
-// Transient error goes back to the pipeline, which has its own backoff.
-const retries = 3
-
-// quickRetryMax is the longest Retry-After waited out here.
-const quickRetryMax = 2 * time.Second
-
 // tokenError marks an OUS answer saying the upload token is expired or
 // unknown: the caller fetches a new token and tries once more.
 type tokenError struct{ msg string }
@@ -281,52 +274,25 @@ func decodeData(op string, env *envelope, out any) error {
 	return nil
 }
 
-// retry runs f until it succeeds, fails for good, or has failed retries
-// times with a Transient error, waiting a little longer each time. Token
-// errors go straight back: the caller knows how to get a new token.
-func (c *client) retry(ctx context.Context, f func() error) error {
-	wait := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || !vendors.Retryable(err) || isTokenError(err) || attempt >= retries || ctx.Err() != nil {
-			return err
-		}
-		ra := vendors.RetryAfterOf(err)
-		if ra > quickRetryMax {
-			return err // the pipeline waits that out
-		}
-		c.log.Debug("aholo: retrying", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-c.clock.After(max(wait, ra)):
-		}
-		wait *= 2
-	}
-}
-
 // ousBase turns globalDomain into a base URL: https://{globalDomain}, as
-// the document says. globalDomain has been seen with a scheme too; then it
-// must be https, because the upload token and the files travel to it.
+// the document says. globalDomain has been seen with a scheme (and a
+// trailing slash) too; then it must be https, because the upload token and
+// the files travel to it. What is left must be a bare host[:port]
+// (vendors.CheckHostPort, the rule the Realsee upload host follows too).
 func ousBase(domain string) (*url.URL, error) {
 	domain = strings.TrimSpace(domain)
 	if domain == "" {
 		return nil, errors.New("empty globalDomain")
 	}
-	if !strings.Contains(domain, "://") {
-		domain = "https://" + domain
+	host := domain
+	if scheme, rest, ok := strings.Cut(domain, "://"); ok {
+		if !strings.EqualFold(scheme, "https") {
+			return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", textsafe.Clean(domain, 256))
+		}
+		host = strings.TrimSuffix(rest, "/")
 	}
-	// Only host[:port]: a path, query or fragment would move the uploads
-	// elsewhere on the host ("h/evil?x=" sends them to /evil), and user
-	// info moves them to another host ("a@b" is b).
-	u, err := url.Parse(domain)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
-		strings.ContainsAny(domain, "@?#\\ \t") || (u.Path != "" && u.Path != "/") || strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("the token's globalDomain %q is not a bare host[:port]; the uploads would go elsewhere; ask Aholo", textsafe.Clean(domain, 256))
+	if err := vendors.CheckHostPort("the token's globalDomain", host); err != nil {
+		return nil, err
 	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("globalDomain %q is not HTTPS; the upload token and the files are sent only over HTTPS", u.Scheme+"://"+u.Host)
-	}
-	u.Path = ""
-	return u, nil
+	return &url.URL{Scheme: "https", Host: host}, nil
 }

@@ -23,19 +23,25 @@ import (
 // shared table says (the Realsee client passes the same table), and a
 // redirect to another host never carries the signed query there.
 func TestHTTPFaults(t *testing.T) {
-	vendortest.RunHTTPFaults(t, vendortest.HTTPHarness{
-		Setup: func(t *testing.T) (func() vendors.Vendor, *faultproxy.Proxy, string, func() int) {
-			srv := newServer(t, aholotest.Options{BlockSize: 64 << 10})
-			p := faultproxy.New(strings.TrimSuffix(srv.URL, "/v2/aholo"))
-			t.Cleanup(p.Close)
-			return func() vendors.Vendor {
-				return newVendor(srv, func(c *Config) { c.Endpoint = p.URL + "/v2/aholo" })
-			}, p, chairDrop(t), srv.Creates
-		},
-		TokenPath:  "/v2/aholo/upload/token",
-		SubmitPath: "/v2/aholo/project/create-3d-recon",
-		PollPath:   "/v2/aholo/project/task/list/by-ids",
-	})
+	vendortest.RunHTTPFaults(t, httpHarness)
+}
+
+// TestOneAttempt: the client makes one attempt per call; the pipeline's
+// pacer does all waiting (internal/backoff).
+func TestOneAttempt(t *testing.T) { vendortest.RunOneAttempt(t, httpHarness) }
+
+var httpHarness = vendortest.HTTPHarness{
+	Setup: func(t *testing.T) (func() vendors.Vendor, *faultproxy.Proxy, string, func() int) {
+		srv := newServer(t, aholotest.Options{BlockSize: 64 << 10})
+		p := faultproxy.New(strings.TrimSuffix(srv.URL, "/v2/aholo"))
+		t.Cleanup(p.Close)
+		return func() vendors.Vendor {
+			return newVendor(srv, func(c *Config) { c.Endpoint = p.URL + "/v2/aholo" })
+		}, p, chairDrop(t), srv.Creates
+	},
+	TokenPath:  "/v2/aholo/upload/token",
+	SubmitPath: "/v2/aholo/project/create-3d-recon",
+	PollPath:   "/v2/aholo/project/task/list/by-ids",
 }
 
 // TestFinishFollowsCDNRedirects: a result URL is a download that carries no

@@ -253,10 +253,7 @@ func (j *Job) Poll(ctx context.Context, ids vendors.IDs) (vendors.Status, error)
 		return vendors.Status{}, vendors.E(vendors.Other, op, "no project_id in the job's ids")
 	}
 	var tasks []task
-	err := j.v.client.retry(ctx, func() error {
-		err := j.v.client.api(ctx, op, http.MethodPost, "/project/task/list/by-ids", nil, []string{id}, &tasks, false)
-		return err
-	})
+	err := j.v.client.api(ctx, op, http.MethodPost, "/project/task/list/by-ids", nil, []string{id}, &tasks, false)
 	if err != nil {
 		return vendors.Status{}, err
 	}
@@ -351,12 +348,7 @@ func (j *Job) Finish(ctx context.Context, jr vendors.Journal, st *vendors.Status
 				continue
 			}
 		}
-		var n int64
-		err := j.v.client.retry(ctx, func() error {
-			var err error
-			n, err = j.download(ctx, st.Assets[k], filepath.Join(j.dir, filepath.FromSlash(rel)))
-			return err
-		})
+		n, err := j.download(ctx, st.Assets[k], filepath.Join(j.dir, filepath.FromSlash(rel)))
 		if err != nil {
 			return vendors.E(vendors.KindOf(err), op, fmt.Errorf("%s: %w", k, err))
 		}

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/aholo/internal/media"
@@ -310,7 +311,7 @@ func listFiles(dir string) (names, links []string, err error) {
 		if p == dir {
 			return nil
 		}
-		if dropfs.Ignored(d.Name()) {
+		if dropname.Ignored(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/vendors"
 	"github.com/scandrop/scandrop/vendors/dropfs"
 )
@@ -199,10 +200,7 @@ type ous struct {
 func (u *uploader) token(ctx context.Context, op string) (*ous, error) {
 	c := u.job.v.client
 	var t uploadToken
-	err := c.retry(ctx, func() error {
-		err := c.api(ctx, op+": token", http.MethodGet, "/upload/token", nil, nil, &t, false)
-		return err
-	})
+	err := c.api(ctx, op+": token", http.MethodGet, "/upload/token", nil, nil, &t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -304,24 +302,20 @@ func (u *uploader) send(ctx context.Context, op string, o *ous, method, p string
 // returns the URL if the answer already has one.
 func (u *uploader) single(ctx context.Context, op string, o *ous, fh *os.File, f file, fp *fileProg) (string, error) {
 	var t uploadTask
-	err := u.job.v.client.retry(ctx, func() error {
-		cr := u.counter(fp, io.NewSectionReader(fh, 0, f.Size))
-		body, ctype, n := multipartBody([][2]string{{"md5", f.MD5}}, path.Base(f.Name), cr, f.Size)
-		err := u.send(ctx, op, o, http.MethodPost, ousSingle, nil, body, ctype, n, &t)
-		if err != nil {
-			cr.undo()
-			if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
-				return bad // not a failure to retry
-			}
+	cr := u.counter(fp, io.NewSectionReader(fh, 0, f.Size))
+	body, ctype, n := multipartBody([][2]string{{"md5", f.MD5}}, path.Base(f.Name), cr, f.Size)
+	err := u.send(ctx, op, o, http.MethodPost, ousSingle, nil, body, ctype, n, &t)
+	if err != nil {
+		cr.undo()
+		if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
+			return "", bad // not a failure to retry
 		}
-		return err
-	})
+	}
 	return t.URL, err
 }
 
 // blocks sends the blocks OUS lacks of a file larger than one block.
 func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f file, fp *fileProg) (string, error) {
-	c := u.job.v.client
 	n := int((f.Size + o.blockSize - 1) / o.blockSize)
 	q := url.Values{
 		"md5":    {f.MD5},
@@ -330,9 +324,7 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 		"name":   {path.Base(f.Name)},
 	}
 	var t uploadTask
-	err := c.retry(ctx, func() error {
-		return u.send(ctx, op+": init", o, http.MethodPost, ousBlockInit, q, nil, "", 0, &t)
-	})
+	err := u.send(ctx, op+": init", o, http.MethodPost, ousBlockInit, q, nil, "", 0, &t)
 	if err != nil {
 		return "", err
 	}
@@ -370,19 +362,16 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 					return
 				}
 				i := lack[k]
-				err := c.retry(ctx, func() error {
-					cr := u.counter(fp, io.NewSectionReader(fh, int64(i-1)*o.blockSize, blockLen(i)))
-					body, ctype, length := multipartBody([][2]string{{"taskId", string(t.TaskID)}, {"index", strconv.Itoa(i)}},
-						path.Base(f.Name), cr, blockLen(i))
-					err := u.send(ctx, fmt.Sprintf("%s: block %d/%d", op, i, n), o, http.MethodPost, ousBlockPart, nil, body, ctype, length, nil)
-					if err != nil {
-						cr.undo()
-						if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
-							return bad // not a failure to retry
-						}
+				cr := u.counter(fp, io.NewSectionReader(fh, int64(i-1)*o.blockSize, blockLen(i)))
+				body, ctype, length := multipartBody([][2]string{{"taskId", string(t.TaskID)}, {"index", strconv.Itoa(i)}},
+					path.Base(f.Name), cr, blockLen(i))
+				err := u.send(ctx, fmt.Sprintf("%s: block %d/%d", op, i, n), o, http.MethodPost, ousBlockPart, nil, body, ctype, length, nil)
+				if err != nil {
+					cr.undo()
+					if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
+						err = bad // not a failure to retry
 					}
-					return err
-				})
+				}
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -409,17 +398,18 @@ func (u *uploader) blocks(ctx context.Context, op string, o *ous, fh *os.File, f
 // wait polls the upload status of the token's file until OUS has it.
 func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) {
 	c := u.job.v.client
-	deadline := c.clock.Now().Add(u.job.v.cfg.UploadStatusTimeout)
-	every, warned := statusEvery, false
+	// Polls, not retries: a failed status call goes back to the pipeline.
+	pace := backoff.New(backoff.Policy{First: statusEvery, Ceiling: statusMax}, c.clock).
+		Until(c.clock.Now().Add(u.job.v.cfg.UploadStatusTimeout))
+	warned := false
 	for {
 		var st uploadStatus
 		var raw json.RawMessage
-		err := c.retry(ctx, func() error {
-			return u.send(ctx, op+": status", o, http.MethodGet, ousStatus, nil, nil, "", 0, &raw)
-		})
+		err := u.send(ctx, op+": status", o, http.MethodGet, ousStatus, nil, nil, "", 0, &raw)
 		if err != nil {
 			return "", err
 		}
+		var least time.Duration
 		if len(raw) == 0 || string(raw) == "null" {
 			// Not documented; taken as "not done yet", but said once,
 			// and asked less often.
@@ -427,7 +417,7 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 				u.job.log.Warn("aholo: the upload service's status answer has no data; waiting", "op", op)
 				warned = true
 			}
-			every = max(every, statusNoData)
+			least = statusNoData
 		} else if err := json.Unmarshal(raw, &st); err != nil {
 			return "", vendors.E(vendors.Transient, op+": status", fmt.Errorf("unexpected data %.200q: %v", raw, err))
 		}
@@ -445,16 +435,13 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 			}
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service failed the file (status %d)", st.Status))
 		}
-		if c.clock.Now().After(deadline) {
+		if err := pace.Wait(ctx, least); err != nil {
+			if !errors.Is(err, backoff.ErrDeadline) { // ctx ended, or its deadline comes first
+				return "", vendors.E(vendors.Transient, op, err)
+			}
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service did not finish the file within %v (status %d)",
 				u.job.v.cfg.UploadStatusTimeout, st.Status))
 		}
-		select {
-		case <-ctx.Done():
-			return "", vendors.E(vendors.Transient, op, ctx.Err())
-		case <-c.clock.After(min(every, max(deadline.Sub(c.clock.Now()), 0)+time.Millisecond)):
-		}
-		every = min(every*2, statusMax)
 	}
 }
 

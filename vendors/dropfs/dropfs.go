@@ -112,12 +112,3 @@ func Stat(root, name string) (fs.FileInfo, error) {
 	}
 	return nil, fs.ErrNotExist
 }
-
-// Ignored reports whether a name is hidden or temporary noise that watch
-// folders must skip: ".*", "~*", "*.tmp", "*.part", "Thumbs.db", "desktop.ini".
-func Ignored(name string) bool {
-	lower := strings.ToLower(name)
-	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~") ||
-		strings.HasSuffix(lower, ".tmp") || strings.HasSuffix(lower, ".part") ||
-		lower == "thumbs.db" || lower == "desktop.ini"
-}

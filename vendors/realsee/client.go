@@ -72,46 +72,14 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 	return c.token, nil
 }
 
-// quickRetries are the waits before repeating a call that met a blip (a
-// reset connection, a 502 from a proxy); longer outages are the pipeline's
-// to wait out, with its own backoff.
-var quickRetries = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
-
-// quickRetryMax is the longest Retry-After waited out here.
-const quickRetryMax = 2 * time.Second
-
 // call sends an authorized request to the gateway and decodes data into
 // out. A POST is taken to create something (submit, the one POST made
-// here, does), so that a lost answer to it is an unknown outcome. Transient
-// failures are repeated a few times at once when that is safe: always for
-// GET, and for other methods only when the request certainly did nothing;
-// a Retry-After longer than quickRetryMax goes back to the pipeline, which
-// waits it out.
+// here, does), so that a lost answer to it is an unknown outcome. It makes
+// one attempt and never waits to repeat it: a Transient error goes back
+// to the pipeline, whose pacer waits (internal/backoff). An expired token
+// is refreshed and the call repeated once, at once, which is safe for
+// every endpoint: an expired answer means the call did nothing.
 func (c *client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
-	for i := 0; ; i++ {
-		err := c.callOnce(ctx, op, method, path, query, body, out)
-		var e *vendors.Error
-		if err == nil || i >= len(quickRetries) || !errors.As(err, &e) || e.Kind != vendors.Transient ||
-			!(method == http.MethodGet || e.SafeToRetry) || ctx.Err() != nil {
-			return err
-		}
-		wait := quickRetries[i]
-		if e.RetryAfter > quickRetryMax {
-			return err
-		}
-		wait = max(wait, e.RetryAfter)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-c.clock.After(wait):
-		}
-	}
-}
-
-// callOnce is one call. An expired token is refreshed and the call
-// repeated once, which is safe for every endpoint: an expired answer means
-// the call did nothing.
-func (c *client) callOnce(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.accessToken(ctx, attempt > 0)
 		if err != nil {

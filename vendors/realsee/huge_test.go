@@ -78,7 +78,7 @@ func TestPlanPartSize(t *testing.T) {
 				t.Fatalf("planPartSize(%d, %d): %v", size, configured, err)
 			}
 			parts := (size + ps - 1) / ps
-			if parts > maxParts || ps < configured || ps > maxPartSize {
+			if parts > maxParts || ps < configured || ps > MaxPartSize {
 				t.Fatalf("planPartSize(%d, %d) = %d: %d parts", size, configured, ps, parts)
 			}
 			if ps != configured && (ps%mib != 0 || (size+ps-mib-1)/(ps-mib) <= maxParts) {

@@ -36,17 +36,33 @@ import (
 // DefaultEndpoint is the mainland gateway.
 const DefaultEndpoint = "https://app-gateway.realsee.cn"
 
+// Defaults of the vendor's settings, and the object store's part size
+// limits: the one home of each (internal/config applies them to its
+// realsee: section).
+const (
+	DefaultPartSize          = 16 << 20
+	DefaultUploadConcurrency = 4
+	// DefaultTimeout is how long a task may take, from its submit, before
+	// the job fails as timeout: Realsee's pano tasks take minutes.
+	DefaultTimeout = 2 * time.Hour
+	// MinPartSize and MaxPartSize bound a multipart part (S3 and COS
+	// alike; only the last part may be smaller than MinPartSize).
+	MinPartSize = 5 << 20
+	MaxPartSize = 5 << 30
+)
+
 // Config configures the vendor.
 type Config struct {
 	Endpoint  string // gateway base URL; default DefaultEndpoint
 	AppKey    string
 	AppSecret string
-	// PartSize is the multipart part size; default 16 MiB. The archive's
+	// PartSize is the multipart part size; default DefaultPartSize. The archive's
 	// parts are read straight from the files, so memory does not grow
 	// with it. An archive that would need more than S3's 10,000 parts of
 	// it is sent in larger parts (planPartSize).
 	PartSize int64
-	// UploadConcurrency is how many parts are in flight; default 4.
+	// UploadConcurrency is how many parts are in flight; default
+	// DefaultUploadConcurrency.
 	UploadConcurrency int
 	HTTPClient        *http.Client // for the gateway and the store; default http.DefaultClient
 	// StallTimeout is how long a connection to the gateway or the store
@@ -75,10 +91,10 @@ func New(cfg Config) *Vendor {
 	}
 	cfg.Endpoint = strings.TrimRight(cfg.Endpoint, "/")
 	if cfg.PartSize <= 0 {
-		cfg.PartSize = 16 << 20
+		cfg.PartSize = DefaultPartSize
 	}
 	if cfg.UploadConcurrency <= 0 {
-		cfg.UploadConcurrency = 4
+		cfg.UploadConcurrency = DefaultUploadConcurrency
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient

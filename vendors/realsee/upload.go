@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -88,7 +87,7 @@ func storageOf(t *fileToken) (storage, error) {
 	if err := vendors.CheckCredentialEndpoint("the upload endpoint in the file token", scheme, bare); err != nil {
 		return st, err
 	}
-	if isLocalHost(bare) {
+	if pathStyleHost(bare) {
 		st.Endpoint, st.PathStyle = scheme+"://"+bare, true
 		return st, nil
 	}
@@ -97,13 +96,15 @@ func storageOf(t *fileToken) (storage, error) {
 	return st, nil
 }
 
-func isLocalHost(hostport string) bool {
+// pathStyleHost reports whether the store at hostport is addressed with
+// the bucket in the path: an IP address, or this machine (a loopback
+// store), where a bucket cannot lead the host name.
+func pathStyleHost(hostport string) bool {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		h = hh
 	}
-	h = strings.Trim(h, "[]")
-	return net.ParseIP(h) != nil || h == "localhost" || strings.HasSuffix(h, ".localhost")
+	return net.ParseIP(strings.Trim(h, "[]")) != nil || vendors.IsLoopback(hostport)
 }
 
 // fixedEndpoint resolves every S3 call to the storage's endpoint, as the
@@ -177,10 +178,10 @@ func newS3(st storage, creds *aws.CredentialsCache, hc *http.Client) *s3.Client 
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		APIOptions:                 apiOptions,
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 5
-			o.MaxBackoff = 10 * time.Second
-		}),
+		// One attempt per request: a failed part goes back to the
+		// pipeline, whose pacer waits, and the upload resumes from the
+		// journal (internal/backoff: who waits).
+		Retryer: aws.NopRetryer{},
 	})
 }
 
@@ -284,7 +285,6 @@ func storeClient(hc *http.Client) *http.Client {
 // S3's limits on multipart uploads, which COS shares.
 const (
 	maxParts     = 10000
-	maxPartSize  = 5 << 30
 	maxObject    = 5 << 40
 	partSizeUnit = 1 << 20
 	// maxStoreID bounds an upload id or ETag the store answers: both are
@@ -302,7 +302,7 @@ func planPartSize(size, configured int64) (int64, error) {
 	if err := checkArchiveSize(size); err != nil {
 		return 0, err
 	}
-	ps := min(max(configured, 1), maxPartSize)
+	ps := min(max(configured, 1), MaxPartSize)
 	if parts := (size + ps - 1) / ps; parts > maxParts {
 		need := (size + maxParts - 1) / maxParts
 		ps = (need + partSizeUnit - 1) / partSizeUnit * partSizeUnit
@@ -348,7 +348,7 @@ func humanBytes(n int64) string {
 // planned: one journalled by a version without the plan may need more
 // parts than S3 takes, and is then better started again.
 func (s *uploadState) planOK() bool {
-	return s.PartSize > 0 && s.PartSize <= maxPartSize && s.Size >= 0 &&
+	return s.PartSize > 0 && s.PartSize <= MaxPartSize && s.Size >= 0 &&
 		(s.Size+s.PartSize-1)/s.PartSize <= maxParts
 }
 

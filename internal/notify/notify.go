@@ -1,4 +1,7 @@
-package ops
+// Package notify tells the outside world about finished jobs: a signed
+// webhook POST of result.json (retried under a backoff.Pacer) and command
+// hooks run with a clean environment. A Notifier is a pipeline.Observer.
+package notify
 
 import (
 	"bytes"
@@ -18,13 +21,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/pipeline"
+	"github.com/scandrop/scandrop/vendors"
 )
 
 // Notification headers.
@@ -62,9 +66,12 @@ type NotifierOptions struct {
 	Client    *http.Client // default: one with no redirects followed
 	Logger    *slog.Logger
 	UserAgent string // default "scandrop"
-	// MinBackoff and MaxBackoff bound the wait between webhook attempts;
-	// defaults 2s and 5m.
-	MinBackoff, MaxBackoff time.Duration
+	// Backoff paces the attempts of one delivery; the zero Policy means
+	// backoff.WebhookPolicy (2s doubling to 5m, which also bounds a
+	// receiver's Retry-After).
+	Backoff backoff.Policy
+	// Clock is the time source of the waits; default the system clock.
+	Clock backoff.Clock
 	// Count is told each outcome: channel "webhook" or "command", outcome
 	// "delivered" or "failed" (Monitor.Notified).
 	Count func(channel, outcome string)
@@ -89,11 +96,11 @@ func NewNotifier(n config.Notify, o NotifierOptions) *Notifier {
 	if o.UserAgent == "" {
 		o.UserAgent = "scandrop"
 	}
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = 2 * time.Second
+	if o.Backoff == (backoff.Policy{}) {
+		o.Backoff = backoff.WebhookPolicy
 	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Minute
+	if o.Clock == nil {
+		o.Clock = backoff.SystemClock{}
 	}
 	if o.Count == nil {
 		o.Count = func(string, string) {}
@@ -112,7 +119,7 @@ func (n *Notifier) Finished(folder string, res *pipeline.Result, path string) {
 	resultPath := filepath.Join(path, pipeline.ResultFile)
 	// The body is result.json, which scandrop writes bounded
 	// (pipeline.MaxResultBytes); one larger is not ours and is not sent.
-	body, err := readBounded(resultPath, pipeline.MaxResultBytes)
+	body, err := pipeline.ReadResultFile(path)
 	if err != nil { // the folder moved on already: send what we know
 		body, _ = json.MarshalIndent(res, "", "  ")
 		body = append(body, '\n')
@@ -165,7 +172,7 @@ func (n *Notifier) deliver(h config.Webhook, folder, event string, body []byte) 
 	var idb [12]byte
 	rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
-	backoff := n.o.MinBackoff
+	pace := backoff.New(n.o.Backoff, n.o.Clock)
 	var lastErr error
 	for attempt := 1; attempt <= h.Attempts; attempt++ {
 		retry, wait, err := n.post(h, rawURL, event, id, body)
@@ -175,22 +182,14 @@ func (n *Notifier) deliver(h config.Webhook, folder, event string, body []byte) 
 			return
 		}
 		lastErr = err
-		if !retry {
+		if !retry || attempt == h.Attempts {
 			break
 		}
-		if attempt == h.Attempts {
-			break
-		}
-		wait = max(wait, backoff)
-		wait = min(wait, n.o.MaxBackoff)
-		log.Debug("webhook failed; retrying", "attempt", attempt, "in", wait.String(), "error", err)
-		backoff = min(backoff*2, n.o.MaxBackoff)
-		select {
-		case <-n.ctx.Done():
+		log.Debug("webhook failed; retrying", "attempt", attempt, "error", err)
+		if pace.Wait(n.ctx, wait) != nil {
 			log.Warn("webhook not delivered: scandrop is stopping", "attempts", attempt, "error", err)
 			n.o.Count("webhook", "failed")
 			return
-		case <-time.After(wait):
 		}
 	}
 	log.Warn("webhook not delivered; giving up", "error", lastErr)
@@ -231,10 +230,7 @@ func (n *Notifier) post(h config.Webhook, rawURL, event, id string, body []byte)
 	switch {
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooEarly,
 		resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
-		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		return true, wait, err
+		return true, vendors.RetryAfter(resp.Header, n.o.Clock.Now()), err
 	}
 	return false, 0, err
 }

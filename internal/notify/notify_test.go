@@ -1,9 +1,10 @@
-package ops
+package notify
 
 import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/pipeline"
 )
@@ -70,7 +72,10 @@ func finishedJob(t *testing.T, res *pipeline.Result) string {
 	}
 	dir := filepath.Join(root, sub, res.Folder)
 	os.MkdirAll(dir, 0o755)
-	writeResult(t, dir, *res)
+	b, _ := json.Marshal(*res)
+	if err := os.WriteFile(filepath.Join(dir, pipeline.ResultFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -104,8 +109,8 @@ func TestWebhooks(t *testing.T) {
 		{URL: config.Secret(onlyDone.srv.URL), Events: []string{"done"}, Timeout: config.Duration(5 * time.Second), Attempts: 5},
 		{URL: config.Secret(down.srv.URL), Events: []string{"failed"}, Timeout: config.Duration(5 * time.Second), Attempts: 3},
 	}}, NotifierOptions{
-		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, UserAgent: "scandrop/test",
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Backoff: backoff.Policy{First: 10 * time.Millisecond, Ceiling: 40 * time.Millisecond}, UserAgent: "scandrop/test",
 	})
 
 	res := &pipeline.Result{Status: "failed", Vendor: "realsee", Folder: "crypt", Error: &pipeline.ResultError{Stage: "wait", Kind: "vendor_failed", Message: "x"}}
