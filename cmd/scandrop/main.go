@@ -40,7 +40,7 @@ Usage:
   scandrop check FOLDER                    validate a drop offline; touches nothing
   scandrop demo                            the offline sandbox: fake vendors, bundled examples
   scandrop status [--config FILE] [--json] jobs in processing, inbox folders, last results
-  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]
+  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--scope system|user] [--run-as ACCOUNT] [--purge]
   scandrop version
 
 Common flags:
@@ -108,9 +108,15 @@ var errJobFailed = errors.New("failed")
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var te errTaken
+	var es exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &es): // service: status codes, messages of its own
+		if es.msg != "" {
+			fmt.Fprintln(stderr, "scandrop:", es.msg)
+		}
+		return es.code
 	case errors.Is(err, errJobFailed):
 		return exitFailed
 	case errors.As(err, &ue):
