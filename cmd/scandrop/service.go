@@ -163,6 +163,14 @@ func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer)
 	}
 	l := newLayout(init, o.Scope, root, filepath.ToSlash(home))
 	l.runAs = o.RunAs
+	if pkg := packagedUnit(l); pkg != "" {
+		// The .deb/.rpm's unit: systemctl drives it; the package manager
+		// installs and removes it.
+		if o.Action == "install" || o.Action == "uninstall" {
+			return usageError{fmt.Sprintf("scandrop is installed by its package (%s): configure it in /etc/scandrop/, remove it with the package manager (apt remove scandrop, dnf remove scandrop)", pkg)}
+		}
+		l.unit, l.links = strings.TrimPrefix(pkg, strings.TrimSuffix(l.root, "/")), nil
+	}
 	switch o.Action {
 	case "install":
 		return installService(ctx, o, l, stdout, stderr)
@@ -172,6 +180,23 @@ func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer)
 		return serviceStatus(ctx, l, stdout)
 	}
 	return controlService(ctx, o, l, stdout, stderr)
+}
+
+// packagedUnit is the unit the .deb or .rpm installed, if that is what
+// is there rather than one of `service install`.
+func packagedUnit(l *serviceLayout) string {
+	if l.init != "systemd" || l.scope != "system" {
+		return ""
+	}
+	if _, err := os.Stat(l.at(l.unit)); err == nil {
+		return ""
+	}
+	for _, p := range []string{"/usr/lib/systemd/system/scandrop.service", "/lib/systemd/system/scandrop.service"} {
+		if _, err := os.Stat(l.at(p)); err == nil {
+			return l.at(p)
+		}
+	}
+	return ""
 }
 
 // detectInit names the init system: the one asked for, or the one

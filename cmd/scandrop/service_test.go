@@ -705,3 +705,25 @@ func TestProgram(t *testing.T) {
 	default:
 	}
 }
+
+// Where the .deb/.rpm installed the unit, service install and uninstall
+// leave it to the package manager; status reports that unit.
+func TestServicePackagedUnit(t *testing.T) {
+	f := newSvcFixture(t, "config.yaml")
+	pkg := filepath.Join(f.root, "usr/lib/systemd/system/scandrop.service")
+	os.MkdirAll(filepath.Dir(pkg), 0o755)
+	os.WriteFile(pkg, []byte("[Service]\nExecStart=/usr/bin/scandrop run\n"), 0o644)
+	for _, action := range []string{"install", "uninstall"} {
+		_, errOut, code := runSvc(t, nil, "service", action, "--init", "systemd", "--root", f.root, "--config", f.config)
+		if code != exitUsage || !strings.Contains(errOut, "installed by its package ("+pkg+")") {
+			t.Errorf("%s: exit %d %q", action, code, errOut)
+		}
+	}
+	out, _, code := runSvc(t, nil, "service", "status", "--init", "systemd", "--root", f.root)
+	if code != exitSvcStopped || !strings.Contains(out, pkg) {
+		t.Errorf("status: exit %d %q", code, out)
+	}
+	if _, err := os.Stat(pkg); err != nil {
+		t.Error("the package's unit was removed")
+	}
+}
