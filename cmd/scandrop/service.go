@@ -84,6 +84,7 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
   --purge             uninstall: also remove the environment file with the secrets
   --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
   --root DIR          relocate the installation (files, env file, log, pid file) under DIR
+  --settle DURATION   start: how long the service must keep running to count as started (3s)
 status exits 0 running, 3 stopped, 4 not installed, 1 unknown.`
 
 // cmdService parses the flags of `scandrop service` into serviceOptions.
@@ -271,9 +272,9 @@ func checkPathChars(what, p string) error {
 
 var unixAccount = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$`)
 
-// installService writes the service's files, enables it and says what it did.
-func installService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) error {
-	var err error
+// installService writes the service's files, enables it and says what
+// it did. If it fails half-way, what it wrote is removed again.
+func installService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) (err error) {
 	if l.exe, err = serviceExe(o, stderr); err != nil {
 		return err
 	}
@@ -319,6 +320,13 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 
 	var created []string
 	note := func(p string) { created = append(created, p) }
+	defer func() {
+		if err != nil {
+			for i := len(created) - 1; i >= 0; i-- {
+				os.Remove(created[i])
+			}
+		}
+	}()
 	// Environment file: root-only (it is read as root, before the drop to
 	// the service account); a user service's belongs to its user.
 	envNote := ""
@@ -365,16 +373,23 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		return err
 	}
 	note(l.at(l.unit))
+	rotated := false
 	if l.rotate != "" {
 		if _, err := os.Stat(filepath.Dir(l.at(l.rotate))); err == nil {
 			if err := os.WriteFile(l.at(l.rotate), []byte(renderLogrotate(l)), 0o644); err != nil {
 				return err
 			}
 			note(l.at(l.rotate))
+			rotated = true
 		}
 	}
 	// Enable: start at boot.
 	enabled, err := enableService(ctx, l)
+	for _, link := range enabled {
+		if l.init == "sysv" || l.root != "/" { // links scandrop made itself
+			note(link)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -394,8 +409,10 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		fmt.Fprintf(stderr, "scandrop: WARN launchd reads no environment file: the service will not see %s. Put each secret into a file (mode 0600) and name it in the config (app_secret_file:, secret_file:, token_file:) instead of ${NAME}\n", strings.Join(needs, ", "))
 	}
 	p("log", l.logWhere())
-	if l.rotate != "" && len(created) > 0 && created[len(created)-1] == l.at(l.rotate) {
+	if rotated {
 		p("rotation", l.at(l.rotate)+" (logrotate, weekly, 8 kept)")
+	} else if l.rotate != "" {
+		p("rotation", "none: no "+filepath.Dir(l.at(l.rotate))+" (install logrotate, or see Logs in the README)")
 	}
 	if len(needs) > 0 && l.envFile != "" {
 		p("needs", strings.Join(needs, ", ")+": not in "+l.at(l.envFile)+" yet")

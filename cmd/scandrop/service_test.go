@@ -727,3 +727,79 @@ func TestServicePackagedUnit(t *testing.T) {
 		t.Error("the package's unit was removed")
 	}
 }
+
+// The live systemd path, on a per-user unit in a temporary home (the one
+// place it can be taken without touching the system), with a systemctl
+// and a journalctl that play a unit's states and record their calls:
+// install reloads and enables, a start after which the unit is
+// restarting after a failure prints the journal's tail and exits 1,
+// status maps the states to its exit codes, uninstall disables and
+// removes. (The unit itself is checked by systemd-analyze in
+// TestServiceSystemdUnit.)
+func TestServiceSystemdControl(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("systemd is Linux only")
+	}
+	f := newSvcFixture(t, "config.yaml")
+	home, bin := filepath.Join(f.dir, "home"), filepath.Join(f.dir, "bin")
+	os.MkdirAll(home, 0o755)
+	os.MkdirAll(bin, 0o755)
+	calls, state := filepath.Join(f.dir, "calls"), filepath.Join(f.dir, "state")
+	os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\necho \"systemctl $*\" >>"+shQuote(calls)+"\ncase \" $* \" in *\" show \"*) cat "+shQuote(state)+" ;; esac\nexit 0\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "journalctl"), []byte("#!/bin/sh\necho \"journalctl $*\" >>"+shQuote(calls)+"\necho 'scandrop[42]: config.yaml:3: unknown key \"polll\"'\n"), 0o755)
+	env := []string{"HOME=" + home, "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	svc := func(action string, extra ...string) (string, string, int) {
+		t.Helper()
+		return runSvc(t, env, append([]string{"service", action, "--init", "systemd", "--scope", "user"}, extra...)...)
+	}
+	setState := func(active, sub string) {
+		os.WriteFile(state, []byte("ActiveState="+active+"\nSubState="+sub+"\n"), 0o644)
+	}
+	callsSince := func() string { b, _ := os.ReadFile(calls); os.Remove(calls); return string(b) }
+
+	out, errOut, code := svc("install", "--config", f.config)
+	if code != 0 {
+		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
+	}
+	if c := callsSince(); c != "systemctl --user daemon-reload\nsystemctl --user enable scandrop.service\n" {
+		t.Errorf("install calls:\n%s", c)
+	}
+	unit := filepath.Join(home, ".config/systemd/user/scandrop.service")
+	if _, err := os.Stat(unit); err != nil {
+		t.Fatal(err)
+	}
+
+	setState("activating", "auto-restart")
+	out, errOut, code = svc("start", "--settle", "0")
+	if code != exitFailed || !strings.Contains(errOut, "start failed") || !strings.Contains(errOut, `unknown key "polll"`) || !strings.Contains(errOut, "the last lines of the journal: journalctl --user -u scandrop") {
+		t.Errorf("failing start: exit %d\n%s%s", code, out, errOut)
+	}
+	if c := callsSince(); !strings.Contains(c, "systemctl --user start scandrop.service\n") || !strings.Contains(c, "journalctl --user -u scandrop.service -n 20 --no-pager") {
+		t.Errorf("start calls:\n%s", c)
+	}
+	if out, _, code = svc("status"); code != exitSvcStopped || !strings.Contains(out, "stopped") || !strings.Contains(out, "activating/auto-restart") {
+		t.Errorf("status while restarting: exit %d %q", code, out)
+	}
+	setState("active", "running")
+	if out, errOut, code = svc("start", "--settle", "0"); code != 0 || strings.Contains(errOut, "journal") {
+		t.Errorf("start: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code = svc("status"); code != exitSvcRunning || !strings.HasPrefix(out, "running") {
+		t.Errorf("status running: exit %d %q", code, out)
+	}
+	setState("failed", "failed")
+	if out, _, code = svc("status"); code != exitSvcStopped {
+		t.Errorf("status failed: exit %d %q", code, out)
+	}
+	callsSince()
+	setState("inactive", "dead")
+	if out, errOut, code = svc("uninstall"); code != 0 {
+		t.Fatalf("uninstall: exit %d %s%s", code, out, errOut)
+	}
+	if c := callsSince(); !strings.Contains(c, "systemctl --user disable scandrop.service\n") || !strings.HasSuffix(c, "systemctl --user daemon-reload\n") {
+		t.Errorf("uninstall calls:\n%s", c)
+	}
+	if left := files(t, home); len(left) != 0 {
+		t.Errorf("uninstall left %v", left)
+	}
+}
