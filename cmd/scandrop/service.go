@@ -174,13 +174,18 @@ func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer)
 	}
 	switch o.Action {
 	case "install":
-		return installService(ctx, o, l, stdout, stderr)
+		err = installService(ctx, o, l, stdout, stderr)
 	case "uninstall":
-		return uninstallService(ctx, o, l, stdout, stderr)
+		err = uninstallService(ctx, o, l, stdout, stderr)
 	case "status":
 		return serviceStatus(ctx, l, stdout)
+	default:
+		err = controlService(ctx, o, l, stdout, stderr)
 	}
-	return controlService(ctx, o, l, stdout, stderr)
+	if errors.Is(err, os.ErrPermission) && o.Scope == "system" {
+		return usageError{fmt.Sprintf("%v: a system service is installed and controlled as root (sudo scandrop service %s ...); --scope user installs one for you alone", err, o.Action)}
+	}
+	return err
 }
 
 // packagedUnit is the unit the .deb or .rpm installed, if that is what

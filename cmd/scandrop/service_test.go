@@ -803,3 +803,26 @@ func TestServiceSystemdControl(t *testing.T) {
 		t.Errorf("uninstall left %v", left)
 	}
 }
+
+// Installing a system service without the rights says to use sudo or a
+// per-user service, instead of a bare "permission denied".
+func TestServiceNeedsRoot(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Getuid() != 0 {
+		t.Skip("runs the binary as nobody: needs Linux and root")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	f := newSvcFixture(t, "config.yaml")
+	os.Chmod(f.root, 0o555)
+	cmd := exec.Command("setpriv", "--reuid="+u.Uid, "--regid="+u.Gid, "--clear-groups", binPath, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "permission denied: a system service is installed and controlled as root (sudo scandrop service install") {
+		t.Errorf("install as nobody: %v\n%s", err, out)
+	}
+	if left := files(t, f.root); len(left) != 0 {
+		t.Errorf("a failed install left %v", left)
+	}
+}
