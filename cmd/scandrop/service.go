@@ -338,6 +338,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if l.envFile != "" {
 		ef := l.at(l.envFile)
 		if !envExists {
+			if _, err := os.Stat(filepath.Dir(ef)); err != nil {
+				note(filepath.Dir(ef))
+			}
 			if err := os.MkdirAll(filepath.Dir(ef), 0o755); err != nil {
 				return err
 			}
@@ -358,6 +361,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		}
 	}
 	if l.logDir != "" {
+		if _, err := os.Stat(l.at(l.logDir)); err != nil {
+			note(l.at(l.logDir))
+		}
 		if err := os.MkdirAll(l.at(l.logDir), 0o755); err != nil {
 			return err
 		}

@@ -826,3 +826,27 @@ func TestServiceNeedsRoot(t *testing.T) {
 		t.Errorf("a failed install left %v", left)
 	}
 }
+
+// An install that fails half-way removes what it wrote.
+func TestServiceInstallRollsBack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("symlinks and rc folders")
+	}
+	f := newSvcFixture(t, "config.yaml")
+	os.MkdirAll(filepath.Join(f.root, "etc/rc2.d"), 0o755)
+	os.MkdirAll(filepath.Join(f.root, "etc/logrotate.d"), 0o755)
+	os.MkdirAll(filepath.Join(f.root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(f.root, "etc/rc3.d"), []byte("not a folder"), 0o644) // the link there fails
+	out, errOut, code := runSvc(t, nil, "service", "install", "--init", "sysv", "--root", f.root, "--config", f.config)
+	if code == 0 {
+		t.Fatalf("install succeeded:\n%s", out)
+	}
+	if left := strings.Join(files(t, f.root), " "); left != "etc/rc3.d" {
+		t.Errorf("a failed install left %q (%s)", left, errOut)
+	}
+	for _, d := range []string{"etc/scandrop", "var/log/scandrop"} {
+		if _, err := os.Stat(filepath.Join(f.root, d)); err == nil {
+			t.Errorf("a failed install left %s", d)
+		}
+	}
+}
