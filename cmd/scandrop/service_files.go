@@ -202,14 +202,15 @@ TimeoutStopSec=%d
 // does for plain NAME=value lines: literally, no shell expansion or
 // quoting (a secret with "$" or spaces stays as it is), comments and
 // lines that are not assignments skipped. It runs as root, before the
-// account drop: the file stays root-only.
+// account drop: the file stays root-only. (Its variables are not named
+// "name": OpenRC shows that one as the service's name.)
 const shLoadEnv = `load_env() {
 	[ -f "$env_file" ] || return 0
-	while IFS= read -r line || [ -n "$line" ]; do
-		case "$line" in '' | '#'* | ';'*) continue ;; esac
-		name=${line%%=*}
-		case "$name" in "$line" | '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
-		export "$line"
+	while IFS= read -r env_line || [ -n "$env_line" ]; do
+		case "$env_line" in '' | '#'* | ';'*) continue ;; esac
+		env_name=${env_line%%=*}
+		case "$env_name" in "$env_line" | '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
+		export "$env_line"
 	done <"$env_file"
 }
 `
