@@ -948,7 +948,7 @@ func runWindowsService(o serviceOptions, stdout io.Writer) error {
 			return err
 		}
 		// The service sees the system environment, not this shell's.
-		needs, err := checkServiceConfig(cfgPath, environWithout())
+		needs, err := checkServiceConfig(cfgPath, map[string]string{})
 		if err != nil {
 			return err
 		}
@@ -999,11 +999,6 @@ func runWindowsService(o serviceOptions, stdout io.Writer) error {
 	}
 	return nil
 }
-
-// environWithout is what a Windows service sees of the environment
-// scandrop names: nothing of this shell (the system environment is not
-// known here, so every ${NAME} is reported).
-func environWithout() map[string]string { return map[string]string{} }
 
 // serviceConfig describes scandrop to the Windows service control manager.
 // configPath must be absolute: services start in System32.
