@@ -81,7 +81,7 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
                       (systemd --user unit, launchd agent), no root needed
   --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem;
                       Windows: one that can reach the SMB shares)
-  --purge             uninstall: also remove the environment file with the secrets
+  --purge             uninstall: also remove the environment file (secrets) and the state folder
   --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
   --root DIR          relocate the installation (files, env file, log, pid file) under DIR
   --settle DURATION   start: how long the service must keep running to count as started (3s)
