@@ -43,7 +43,7 @@ Usage:
                                            jobs in processing (retrying, orphaned), inbox folders, last results
   scandrop retry [--config FILE] [--dry-run] [--fresh] NAME… | --failed [--kind KIND]
                                            move failed folders back to inbox/ (keeping task ids where safe)
-  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]
+  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--scope system|user] [--run-as ACCOUNT] [--purge]
   scandrop version
 
 Common flags:
@@ -113,9 +113,15 @@ var errJobFailed = errors.New("failed")
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var te errTaken
+	var es exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &es): // service: status codes, messages of its own
+		if es.msg != "" {
+			fmt.Fprintln(stderr, "scandrop:", es.msg)
+		}
+		return es.code
 	case errors.Is(err, errJobFailed):
 		return exitFailed
 	case errors.As(err, &ue):

@@ -1,89 +1,1027 @@
 package main
 
+// `scandrop service`: installs scandrop as a service of the machine's init
+// system, and starts, stops, inspects and removes it.
+//
+// kardianos/service picks the init system (and, on Windows, is the
+// service: it installs into and answers the service control manager). On
+// Linux and macOS scandrop writes its own files (service_files.go) and
+// drives systemctl, the init script, rc-service or launchctl itself: the
+// library's files differ per init system (root on SysV, /etc/sysconfig,
+// logs in /var/log), its uninstall leaves rc links, pid file and logs,
+// its SysV status fails on a stopped service, and its paths cannot be
+// redirected for a test.
+
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kardianos/service"
+	"github.com/scandrop/scandrop/internal/config"
 )
 
-// systemdUnit is scandrop's own unit template (kardianos/service's
-// template language: {{Key}}, {{range Key}}, {{if Key}}, the cmd and
-// cmdEscape escapes). It differs from the library's in what a daemon that
-// reads network shares needs:
-//   - ordered after network-online.target and remote-fs.target (the
-//     Dependencies lines), so NFS/SMB mounts from fstab come first;
-//   - Restart=on-failure after 15s, with no start limit: a share that is
-//     late, or a config being fixed, is waited for rather than given up on;
-//   - logs go to the journal (journalctl -u scandrop), not to files;
-//   - on stop, SIGTERM to scandrop alone (KillMode=mixed), which ends its
-//     jobs at a safe point (they resume on the next start) and lets
-//     notification hooks finish.
-const systemdUnit = `[Unit]
-Description={{Description}}
-Documentation=https://github.com/scandrop/scandrop#operating-scandrop
-ConditionFileIsExecutable={{Path | cmdEscape}}
-{{range Dependencies}}{{.}}
-{{end}}StartLimitIntervalSec=0
+// Exit codes of `scandrop service status` (LSB init script codes, as
+// systemctl status uses them).
+const (
+	exitSvcRunning      = 0
+	exitSvcUnknown      = 1 // the service manager could not be asked
+	exitSvcStopped      = 3 // installed, not running (also: failed, restarting)
+	exitSvcNotInstalled = 4
+)
 
-[Service]
-Type=simple
-ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
-{{if UserName}}User={{UserName}}
-{{end}}Restart=on-failure
-RestartSec=15
-KillMode=mixed
-TimeoutStopSec=60
-EnvironmentFile=-/etc/default/{{Name}}
-EnvironmentFile=-/etc/sysconfig/{{Name}}
-{{range EnvVars}}{{.}}
-{{end}}
-[Install]
-WantedBy=multi-user.target
-`
+// exitStatus is an error that sets the exit code; msg, if any, is
+// printed as "scandrop: msg".
+type exitStatus struct {
+	code int
+	msg  string
+}
 
-// serviceConfig describes scandrop to the service manager of goos.
-// configPath must be absolute: services start in / or System32.
-func serviceConfig(configPath, user, goos string) *service.Config {
-	c := &service.Config{
-		Name:        "scandrop",
-		DisplayName: "scandrop",
-		Description: "Carries project drops from watch folders to Realsee and Aholo.",
-		Arguments:   []string{"run", "--config", configPath},
-		UserName:    user,
-		Option:      service.KeyValue{},
+func (e exitStatus) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.msg
+}
+
+// serviceOptions are the flags of `scandrop service ACTION`.
+type serviceOptions struct {
+	Action string // install, uninstall, start, stop, restart, status
+	Config string // install: the config file (made absolute)
+	Scope  string // "system" (default) or "user": a per-user service
+	RunAs  string // install, system scope: the account the service runs as
+	Init   string // "" detects; systemd, sysv, openrc, launchd, windows
+	Root   string // relocates the whole installation under this folder
+	Purge  bool   // uninstall: remove the environment file holding secrets too
+	// Settle is how long start waits before it checks that the service
+	// still runs (a config error ends it within a second or two).
+	Settle time.Duration
+	Exe    string // the binary the service runs; default this one
+	Home   string // user scope: the home folder; default the current user's
+	GOOS   string // default runtime.GOOS
+}
+
+const serviceUsage = `usage: scandrop service install|uninstall|start|stop|restart|status [flags]
+  --config FILE       install: the config the service runs with (checked first)
+  --scope system|user system (default): a system service; user: a per-user service
+                      (systemd --user unit, launchd agent), no root needed
+  --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem;
+                      Windows: one that can reach the SMB shares)
+  --purge             uninstall: also remove the environment file (secrets) and the state folder
+  --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
+  --root DIR          relocate the installation (files, env file, log, pid file) under DIR
+  --settle DURATION   start: how long the service must keep running to count as started (3s)
+status exits 0 running, 3 stopped, 4 not installed, 1 unknown.`
+
+// cmdService parses the flags of `scandrop service` into serviceOptions.
+func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	var o serviceOptions
+	var user string
+	fs := newFlagSet("service", &cf)
+	fs.StringVar(&o.Scope, "scope", "system", "system or user")
+	fs.StringVar(&o.RunAs, "run-as", "", "account the system service runs as")
+	fs.StringVar(&user, "user", "", "deprecated: --run-as")
+	fs.BoolVar(&o.Purge, "purge", false, "uninstall: remove the environment file too")
+	fs.StringVar(&o.Init, "init", "", "init system")
+	fs.StringVar(&o.Root, "root", "", "relocate under DIR")
+	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "start: how long the service must stay up")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{serviceUsage}
+	}
+	if user != "" {
+		if o.RunAs != "" {
+			return usageError{"--user is the old name of --run-as: give one of them"}
+		}
+		fmt.Fprintln(stderr, "scandrop: --user ACCOUNT is now --run-as ACCOUNT (--scope user installs a per-user service)")
+		o.RunAs = user
+	}
+	o.Action, o.Config = pos[0], cf.config
+	return runService(ctx, o, stdout, stderr)
+}
+
+// runService carries out o.Action.
+func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer) error {
+	switch o.Action {
+	case "install", "uninstall", "start", "stop", "restart", "status":
+	default:
+		return usageError{fmt.Sprintf("unknown service action %q\n%s", o.Action, serviceUsage)}
+	}
+	if o.GOOS == "" {
+		o.GOOS = runtime.GOOS
+	}
+	if o.Scope != "system" && o.Scope != "user" {
+		return usageError{fmt.Sprintf("--scope %q: system or user", o.Scope)}
+	}
+	init, err := detectInit(o.Init, o.GOOS)
+	if err != nil {
+		return err
+	}
+	if o.Scope == "user" {
+		if init != "systemd" && init != "launchd" {
+			return usageError{fmt.Sprintf("--scope user: %s has no per-user services (systemd and launchd have)", init)}
+		}
+		if o.RunAs != "" {
+			return usageError{"--run-as is for system services: a per-user service runs as its user"}
+		}
+	}
+	if init == "windows" {
+		if o.Root != "" {
+			return usageError{"--root: not on Windows"}
+		}
+		return runWindowsService(o, stdout)
+	}
+	root := "/"
+	if o.Root != "" {
+		if root, err = filepath.Abs(o.Root); err != nil {
+			return err
+		}
+		root = filepath.ToSlash(root)
+	}
+	home := o.Home
+	if o.Scope == "user" && home == "" {
+		if home, err = os.UserHomeDir(); err != nil {
+			return err
+		}
+	}
+	l := newLayout(init, o.Scope, root, filepath.ToSlash(home))
+	l.runAs = o.RunAs
+	if pkg := packagedUnit(l); pkg != "" {
+		// The .deb/.rpm's unit: systemctl drives it; the package manager
+		// installs and removes it.
+		if o.Action == "install" || o.Action == "uninstall" {
+			return usageError{fmt.Sprintf("scandrop is installed by its package (%s): configure it in /etc/scandrop/, remove it with the package manager (apt remove scandrop, dnf remove scandrop)", pkg)}
+		}
+		l.unit, l.links = strings.TrimPrefix(pkg, strings.TrimSuffix(l.root, "/")), nil
+	}
+	switch o.Action {
+	case "install":
+		err = installService(ctx, o, l, stdout, stderr)
+	case "uninstall":
+		err = uninstallService(ctx, o, l, stdout, stderr)
+	case "status":
+		return serviceStatus(ctx, l, stdout)
+	default:
+		err = controlService(ctx, o, l, stdout, stderr)
+	}
+	if errors.Is(err, os.ErrPermission) && o.Scope == "system" {
+		return usageError{fmt.Sprintf("%v: a system service is installed and controlled as root (sudo scandrop service %s ...); --scope user installs one for you alone", err, o.Action)}
+	}
+	return err
+}
+
+// packagedUnit is the unit the .deb or .rpm installed, if that is what
+// is there rather than one of `service install`.
+func packagedUnit(l *serviceLayout) string {
+	if l.init != "systemd" || l.scope != "system" {
+		return ""
+	}
+	if _, err := os.Stat(l.at(l.unit)); err == nil {
+		return ""
+	}
+	for _, p := range []string{"/usr/lib/systemd/system/scandrop.service", "/lib/systemd/system/scandrop.service"} {
+		if _, err := os.Stat(l.at(p)); err == nil {
+			return l.at(p)
+		}
+	}
+	return ""
+}
+
+// detectInit names the init system: the one asked for, or the one
+// kardianos/service detects.
+func detectInit(asked, goos string) (string, error) {
+	switch asked {
+	case "systemd", "sysv", "openrc", "launchd", "windows":
+		return asked, nil
+	case "":
+	default:
+		return "", usageError{fmt.Sprintf("--init %q: systemd, sysv, openrc, launchd or windows", asked)}
 	}
 	switch goos {
 	case "windows":
+		return "windows", nil
+	case "darwin":
+		return "launchd", nil
+	}
+	name := service.Platform()
+	switch name {
+	case "linux-systemd":
+		return "systemd", nil
+	case "unix-systemv":
+		return "sysv", nil
+	case "linux-openrc":
+		return "openrc", nil
+	}
+	// Upstart (last released 2014, its distributions end-of-life),
+	// BusyBox rcS and OpenWrt's procd: nothing scandrop is deployed on
+	// (NAS boxes take the container), and nothing it can test.
+	return "", usageError{fmt.Sprintf("this machine's init system (%s) is not one scandrop installs into: systemd, SysV init, OpenRC, launchd and Windows are; run `scandrop run --config FILE` under your own supervisor, or force one with --init", orUnknown(name))}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// goRunBinary matches the binaries `go run` and `go test` build:
+// $GOTMPDIR/go-buildNNN/bNNN/exe/NAME (or bNNN/NAME.test).
+var goRunBinary = regexp.MustCompile(`(^|/)go-build[0-9]+/b[0-9]+/(exe/[^/]+|[^/]+\.test(\.exe)?)$`)
+
+// checkExe refuses a binary that will be gone when the service starts,
+// and warns about one that may be.
+func checkExe(exe string, stderr io.Writer) error {
+	slash := filepath.ToSlash(exe)
+	if goRunBinary.MatchString(slash) {
+		return usageError{fmt.Sprintf("%s is a temporary build of `go run`: install scandrop first (go install, make build, a release archive) and run service install from there", exe)}
+	}
+	tmp := filepath.ToSlash(filepath.Clean(os.TempDir()))
+	for _, t := range []string{tmp, "/tmp", "/var/tmp"} {
+		if strings.HasPrefix(slash, strings.TrimSuffix(t, "/")+"/") {
+			fmt.Fprintf(stderr, "scandrop: WARN %s is in a temporary folder (%s), which may be cleaned at boot: the service would then fail to start\n", exe, t)
+			break
+		}
+	}
+	return nil
+}
+
+// badPathChars are refused in every path written into a unit or script:
+// a newline would start a directive of its own.
+func checkPathChars(what, p string) error {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return usageError{fmt.Sprintf("%s %q: control characters are not allowed in a service's paths", what, p)}
+		}
+	}
+	return nil
+}
+
+var unixAccount = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$`)
+
+// installService writes the service's files, enables it and says what
+// it did. If it fails half-way, what it wrote is removed again.
+func installService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) (err error) {
+	if l.exe, err = serviceExe(o, stderr); err != nil {
+		return err
+	}
+	cfgPath := o.Config
+	if cfgPath == "" {
+		if cfgPath, err = config.Find(); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if cfgPath, err = filepath.Abs(cfgPath); err != nil {
+		return err
+	}
+	l.config = filepath.ToSlash(cfgPath)
+	for what, p := range map[string]string{"the binary": l.exe, "--config": l.config, "--root": l.root} {
+		if err := checkPathChars(what, p); err != nil {
+			return err
+		}
+	}
+	if l.runAs != "" {
+		if !unixAccount.MatchString(l.runAs) {
+			return usageError{fmt.Sprintf("--run-as %q: not a user name", l.runAs)}
+		}
+		if l.root == "/" {
+			if _, err := user.Lookup(l.runAs); err != nil {
+				return usageError{fmt.Sprintf("--run-as %s: no such account here (%v)", l.runAs, err)}
+			}
+		}
+	}
+	if _, err := os.Stat(l.at(l.unit)); err == nil {
+		return usageError{fmt.Sprintf("already installed: %s exists. To run a new binary at the same path: scandrop service restart; to change the install: scandrop service uninstall first", l.at(l.unit))}
+	}
+
+	// The config as the service will see it: ${NAME}s from the
+	// environment file, not from this shell.
+	envVals, envExists, err := readEnvFile(l.at(l.envFile))
+	if err != nil {
+		return err
+	}
+	needs, err := checkServiceConfig(cfgPath, envVals)
+	if err != nil {
+		return err
+	}
+
+	var created []string
+	note := func(p string) { created = append(created, p) }
+	defer func() {
+		if err != nil {
+			for i := len(created) - 1; i >= 0; i-- {
+				os.Remove(created[i])
+			}
+		}
+	}()
+	// Environment file: root-only (it is read as root, before the drop to
+	// the service account); a user service's belongs to its user.
+	envNote := ""
+	if l.envFile != "" {
+		ef := l.at(l.envFile)
+		if !envExists {
+			if _, err := os.Stat(filepath.Dir(ef)); err != nil {
+				note(filepath.Dir(ef))
+			}
+			if err := os.MkdirAll(filepath.Dir(ef), 0o755); err != nil {
+				return err
+			}
+			if err := writeFileExcl(ef, renderEnvFile(needs), 0o600); err != nil {
+				return err
+			}
+			note(ef)
+			envNote = " (created, mode 0600)"
+		} else if fi, err := os.Stat(ef); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(stderr, "scandrop: WARN %s is readable by others (mode %04o): chmod 600 %s\n", ef, fi.Mode().Perm(), ef)
+		}
+	}
+	for _, old := range []string{"/etc/default/scandrop", "/etc/sysconfig/scandrop"} {
+		if l.scope == "system" && l.envFile != "" {
+			if _, err := os.Stat(l.at(old)); err == nil {
+				fmt.Fprintf(stderr, "scandrop: WARN %s is no longer read: move its lines into %s\n", l.at(old), l.at(l.envFile))
+			}
+		}
+	}
+	if l.logDir != "" {
+		if _, err := os.Stat(l.at(l.logDir)); err != nil {
+			note(l.at(l.logDir))
+		}
+		if err := os.MkdirAll(l.at(l.logDir), 0o755); err != nil {
+			return err
+		}
+		if l.init == "launchd" && l.runAs != "" { // launchd opens the log as the account
+			if u, err := user.Lookup(l.runAs); err == nil {
+				chownNumeric(l.at(l.logDir), u.Uid, u.Gid)
+			}
+		}
+	}
+	mode := os.FileMode(0o644)
+	if l.init == "sysv" || l.init == "openrc" {
+		mode = 0o755
+	}
+	if err := os.MkdirAll(filepath.Dir(l.at(l.unit)), 0o755); err != nil {
+		return err
+	}
+	if err := writeFileExcl(l.at(l.unit), renderUnit(l), mode); err != nil {
+		return err
+	}
+	note(l.at(l.unit))
+	rotated := false
+	if l.rotate != "" {
+		if _, err := os.Stat(filepath.Dir(l.at(l.rotate))); err == nil {
+			if err := os.WriteFile(l.at(l.rotate), []byte(renderLogrotate(l)), 0o644); err != nil {
+				return err
+			}
+			note(l.at(l.rotate))
+			rotated = true
+		}
+	}
+	// Enable: start at boot.
+	enabled, err := enableService(ctx, l)
+	for _, link := range enabled {
+		if l.init == "sysv" || l.root != "/" { // links scandrop made itself
+			note(link)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	p := func(k, v string) { fmt.Fprintf(stdout, "  %-12s %s\n", k+":", v) }
+	fmt.Fprintf(stdout, "scandrop service installed (%s, %s scope):\n", l.init, l.scope)
+	p(map[string]string{"systemd": "unit", "sysv": "init script", "openrc": "init script", "launchd": "plist"}[l.init], l.at(l.unit))
+	if len(enabled) > 0 {
+		p("enabled", strings.Join(enabled, ", "))
+	}
+	p("runs", l.exe+" run --config "+l.config)
+	p("as user", describeAccount(l))
+	switch {
+	case l.envFile != "":
+		p("environment", l.at(l.envFile)+envNote+"; NAME=value lines, read at start")
+	case len(needs) > 0:
+		fmt.Fprintf(stderr, "scandrop: WARN launchd reads no environment file: the service will not see %s. Put each secret into a file (mode 0600) and name it in the config (app_secret_file:, secret_file:, token_file:) instead of ${NAME}\n", strings.Join(needs, ", "))
+	}
+	p("log", l.logWhere())
+	if rotated {
+		p("rotation", l.at(l.rotate)+" (logrotate, weekly, 8 kept)")
+	} else if l.rotate != "" {
+		p("rotation", "none: no "+filepath.Dir(l.at(l.rotate))+" (install logrotate, or see Logs in the README)")
+	}
+	if len(needs) > 0 && l.envFile != "" {
+		p("needs", strings.Join(needs, ", ")+": not in "+l.at(l.envFile)+" yet")
+	}
+	if l.init == "systemd" && l.scope == "user" {
+		fmt.Fprintln(stdout, "To start it at boot without a login: loginctl enable-linger "+currentUserName())
+	}
+	start := "scandrop service start"
+	if l.scope == "user" {
+		start += " --scope user"
+	}
+	if o.Root != "" {
+		start += " --root " + o.Root
+	}
+	if l.root != "/" && l.init != "sysv" {
+		start = l.init + " starts it where these files are the root"
+	}
+	if len(needs) > 0 && l.envFile != "" {
+		fmt.Fprintf(stdout, "Next: put %s into %s, then: %s\n", strings.Join(needs, ", "), l.at(l.envFile), start)
+	} else {
+		fmt.Fprintf(stdout, "Next: %s\n", start)
+	}
+	return nil
+}
+
+func currentUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "$USER"
+}
+
+func describeAccount(l *serviceLayout) string {
+	switch {
+	case l.runAs != "":
+		return l.runAs
+	case l.scope == "user":
+		return currentUserName() + " (a per-user service)"
+	}
+	return "root (--run-as ACCOUNT for a dedicated account)"
+}
+
+// serviceExe is the binary the service will run: o.Exe or this one.
+func serviceExe(o serviceOptions, stderr io.Writer) (string, error) {
+	exe := o.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return "", err
+		}
+		if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
+	}
+	if err := checkExe(exe, stderr); err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(exe), nil
+}
+
+// checkServiceConfig loads the config as the service will: ${NAME} from
+// the environment file (env). Names that are not there are looked up in
+// this shell only to check the rest of the config, never written
+// anywhere, and returned: the service will need them.
+func checkServiceConfig(path string, env map[string]string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	needs := map[string]bool{}
+	lookup := func(name string) (string, bool) {
+		if v, ok := env[name]; ok {
+			return v, true
+		}
+		needs[name] = true
+		if v, ok := os.LookupEnv(name); ok {
+			return v, true
+		}
+		return "unset-at-install", true
+	}
+	if _, err := config.ParseEnv(data, path, lookup); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	var names []string
+	for n := range needs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// readEnvFile reads NAME=value lines as the init scripts and systemd do.
+// A missing file is no error.
+func readEnvFile(p string) (map[string]string, bool, error) {
+	vals := map[string]string{}
+	if p == "" {
+		return vals, false, nil
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return vals, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		name, val, ok := strings.Cut(line, "=")
+		if ok && validEnvName(name) {
+			vals[name] = val
+		}
+	}
+	return vals, true, sc.Err()
+}
+
+func validEnvName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func writeFileExcl(p, content string, mode os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil { // whatever the umask
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// enableService makes the service start at boot and returns the links
+// that do it. Relocated (--root), it makes the links itself, as
+// systemctl enable and rc-update add would.
+func enableService(ctx context.Context, l *serviceLayout) ([]string, error) {
+	live := l.root == "/"
+	switch {
+	case l.init == "systemd" && live:
+		args := systemctlArgs(l)
+		if err := runTool(ctx, "systemctl", append(args, "daemon-reload")...); err != nil {
+			return nil, err
+		}
+		if err := runTool(ctx, "systemctl", append(args, "enable", "scandrop.service")...); err != nil {
+			return nil, err
+		}
+		return l.links, nil
+	case l.init == "openrc" && live:
+		if err := runTool(ctx, "rc-update", "add", "scandrop", "default"); err != nil {
+			return nil, err
+		}
+		return l.links, nil
+	case l.init == "launchd":
+		return nil, nil // RunAtLoad: loaded by start, and at every boot
+	}
+	var made []string
+	for _, link := range l.links {
+		dir := filepath.Dir(l.at(link))
+		if l.init == "sysv" {
+			if _, err := os.Stat(dir); err != nil {
+				continue // no such runlevel directory here
+			}
+		} else if err := os.MkdirAll(dir, 0o755); err != nil {
+			return made, err
+		}
+		target, err := filepath.Rel(dir, l.at(l.unit)) // as update-rc.d makes them
+		if err != nil {
+			return made, err
+		}
+		if err := os.Symlink(target, l.at(link)); err != nil && !errors.Is(err, os.ErrExist) {
+			return made, err
+		}
+		made = append(made, l.at(link))
+	}
+	return made, nil
+}
+
+func systemctlArgs(l *serviceLayout) []string {
+	if l.scope == "user" {
+		return []string{"--user"}
+	}
+	return nil
+}
+
+// runTool runs a service manager's command; its output becomes part of
+// the error.
+func runTool(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func chownNumeric(p, uid, gid string) {
+	var u, g int
+	if _, err := fmt.Sscan(uid, &u); err != nil {
+		return
+	}
+	if _, err := fmt.Sscan(gid, &g); err != nil {
+		return
+	}
+	_ = os.Chown(p, u, g)
+}
+
+// serviceState asks the init system whether the service runs. detail
+// says more (systemd's sub-state: "auto-restart", "failed").
+func serviceState(ctx context.Context, l *serviceLayout) (installed, running bool, detail string, err error) {
+	if _, err := os.Stat(l.at(l.unit)); err != nil {
+		return false, false, "", nil
+	}
+	if l.root != "/" && l.init != "sysv" {
+		return true, false, "relocated with --root: not known to the service manager", nil
+	}
+	switch l.init {
+	case "systemd":
+		out, err := exec.CommandContext(ctx, "systemctl", append(systemctlArgs(l), "show", "scandrop.service", "-p", "ActiveState", "-p", "SubState")...).Output()
+		if err != nil {
+			return true, false, "", fmt.Errorf("systemctl show: %v", err)
+		}
+		var active, sub string
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "ActiveState="); ok {
+				active = v
+			} else if v, ok := strings.CutPrefix(line, "SubState="); ok {
+				sub = v
+			}
+		}
+		return true, active == "active" && sub == "running", active + "/" + sub, nil
+	case "sysv", "openrc":
+		cmd := exec.CommandContext(ctx, l.at(l.unit), "status")
+		cmd.Env = cleanEnv()
+		if l.init == "openrc" {
+			cmd = exec.CommandContext(ctx, "rc-service", "scandrop", "status")
+		}
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return true, true, strings.TrimSpace(string(out)), nil
+		case errors.As(err, &ee):
+			return true, false, strings.TrimSpace(string(out)), nil
+		}
+		return true, false, "", err
+	case "launchd":
+		out, _ := exec.CommandContext(ctx, "launchctl", "list", "scandrop").Output()
+		return true, regexp.MustCompile(`"PID" = [0-9]+;`).Match(out), "", nil
+	}
+	return true, false, "", nil
+}
+
+// serviceStatus prints the state; the exit code tells it to scripts.
+func serviceStatus(ctx context.Context, l *serviceLayout, stdout io.Writer) error {
+	installed, running, detail, err := serviceState(ctx, l)
+	where := fmt.Sprintf("(%s: %s)", l.init, l.at(l.unit))
+	switch {
+	case !installed:
+		fmt.Fprintln(stdout, "not installed", where)
+		return exitStatus{code: exitSvcNotInstalled}
+	case err != nil:
+		fmt.Fprintln(stdout, "installed, state unknown", where)
+		return exitStatus{exitSvcUnknown, err.Error()}
+	}
+	state := "stopped"
+	if running {
+		state = "running"
+	}
+	if detail != "" {
+		where += " " + detail
+	}
+	fmt.Fprintln(stdout, state, where)
+	fmt.Fprintln(stdout, "log:", l.logWhere())
+	if !running {
+		return exitStatus{code: exitSvcStopped}
+	}
+	return nil
+}
+
+// controlService starts, stops or restarts the service. A start (or
+// restart) that fails, or after which the service is gone within
+// o.Settle, prints the last lines of its log.
+func controlService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) error {
+	if _, err := os.Stat(l.at(l.unit)); err != nil {
+		return exitStatus{exitSvcNotInstalled, fmt.Sprintf("not installed (no %s): scandrop service install first", l.at(l.unit))}
+	}
+	if l.root != "/" && l.init != "sysv" {
+		return usageError{"--root: only a SysV installation runs relocated; " + l.init + " needs its service manager"}
+	}
+	var cmd *exec.Cmd
+	switch l.init {
+	case "systemd":
+		cmd = exec.CommandContext(ctx, "systemctl", append(systemctlArgs(l), o.Action, "scandrop.service")...)
+	case "sysv":
+		cmd = exec.CommandContext(ctx, l.at(l.unit), o.Action)
+		cmd.Env = cleanEnv()
+	case "openrc":
+		cmd = exec.CommandContext(ctx, "rc-service", "scandrop", o.Action)
+	case "launchd":
+		switch o.Action {
+		case "start":
+			cmd = exec.CommandContext(ctx, "launchctl", "load", "-w", l.at(l.unit))
+		case "stop":
+			cmd = exec.CommandContext(ctx, "launchctl", "unload", l.at(l.unit))
+		default:
+			if err := runTool(ctx, "launchctl", "unload", l.at(l.unit)); err != nil {
+				fmt.Fprintln(stderr, "scandrop:", err)
+			}
+			cmd = exec.CommandContext(ctx, "launchctl", "load", "-w", l.at(l.unit))
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(stdout, &out), io.MultiWriter(stderr, &out)
+	err := cmd.Run()
+	if o.Action == "stop" {
+		if err != nil {
+			return exitStatus{exitFailed, fmt.Sprintf("stop failed: %v", err)}
+		}
+		fmt.Fprintln(stdout, "scandrop service: stopped")
+		return nil
+	}
+	if err == nil {
+		if o.Settle > 0 {
+			select {
+			case <-time.After(o.Settle):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		_, running, detail, serr := serviceState(ctx, l)
+		if serr == nil && !running {
+			err = fmt.Errorf("it exited within %s (%s)", o.Settle, detail)
+		}
+	}
+	if err != nil {
+		// The SysV script printed its log's tail itself when it saw the
+		// daemon die.
+		if !(l.init == "sysv" && strings.Contains(out.String(), "the last lines of")) {
+			printLogTail(ctx, l, stderr)
+		}
+		return exitStatus{exitFailed, fmt.Sprintf("%s failed: %v", o.Action, err)}
+	}
+	fmt.Fprintf(stdout, "scandrop service: running; log: %s\n", l.logWhere())
+	return nil
+}
+
+// cleanEnv is the environment an init script is run with, as service(8)
+// runs it: none of this shell's variables (its secrets included) reach
+// the daemon, only the environment file's.
+func cleanEnv() []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, k := range []string{"LANG", "TERM"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// printLogTail prints the last lines of the service's log.
+func printLogTail(ctx context.Context, l *serviceLayout, w io.Writer) {
+	const n = 20
+	if l.init == "systemd" {
+		fmt.Fprintf(w, "the last lines of %s:\n", l.logWhere())
+		cmd := exec.CommandContext(ctx, "journalctl", append(systemctlArgs(l), "-u", "scandrop.service", "-n", fmt.Sprint(n), "--no-pager", "-o", "short-iso")...)
+		cmd.Stdout, cmd.Stderr = w, w
+		_ = cmd.Run()
+		return
+	}
+	lines, err := tailFile(l.at(l.logFile), n)
+	if err != nil {
+		fmt.Fprintf(w, "(no log: %v)\n", err)
+		return
+	}
+	fmt.Fprintf(w, "the last lines of %s:\n", l.at(l.logFile))
+	for _, s := range lines {
+		fmt.Fprintln(w, s)
+	}
+}
+
+// tailFile returns the last n lines of the file, reading at most its
+// last 64 KiB.
+func tailFile(p string, n int) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const max = 64 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size() > max {
+		if _, err := f.Seek(-max, io.SeekEnd); err != nil {
+			return nil, err
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max))
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines, nil
+}
+
+// uninstallService stops the service and removes what install created.
+// Kept: the config (install never wrote it) and an environment file
+// holding values (the secrets) unless --purge.
+func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) error {
+	installed, running, _, _ := serviceState(ctx, l)
+	if running || (installed && l.init == "launchd" && l.root == "/") {
+		so := o
+		so.Action = "stop"
+		_ = controlService(ctx, so, l, io.Discard, stderr)
+	}
+	var removed, kept []string
+	rm := func(p string) {
+		if p == "" {
+			return
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return
+		}
+		if err := os.RemoveAll(p); err != nil {
+			fmt.Fprintln(stderr, "scandrop:", err)
+			return
+		}
+		removed = append(removed, p)
+	}
+	live := l.root == "/"
+	if installed && live {
+		switch l.init {
+		case "systemd":
+			if err := runTool(ctx, "systemctl", append(systemctlArgs(l), "disable", "scandrop.service")...); err != nil {
+				fmt.Fprintln(stderr, "scandrop:", err)
+			}
+		case "openrc":
+			if err := runTool(ctx, "rc-update", "del", "scandrop", "default"); err != nil {
+				fmt.Fprintln(stderr, "scandrop:", err)
+			}
+		}
+	}
+	for _, link := range l.links {
+		rm(l.at(link))
+	}
+	rm(l.at(l.unit))
+	rm(l.at(l.pidFile))
+	rm(l.at(l.rotate))
+	rm(l.at(l.logDir))
+	if l.init == "systemd" && installed && live {
+		_ = runTool(ctx, "systemctl", append(systemctlArgs(l), "daemon-reload")...)
+	}
+	if l.envFile != "" {
+		ef := l.at(l.envFile)
+		vals, exists, _ := readEnvFile(ef)
+		switch {
+		case !exists:
+		case len(vals) == 0 || o.Purge:
+			rm(ef)
+			_ = os.Remove(filepath.Dir(ef)) // only if empty now
+		default:
+			kept = append(kept, ef+" (it holds secrets; --purge removes it)")
+		}
+	}
+	if sd := l.at(l.stateDir); sd != "" {
+		if _, err := os.Stat(sd); err == nil {
+			if o.Purge {
+				rm(sd)
+			} else {
+				kept = append(kept, sd+" (claim.key: jobs moved back from failed/ resume their task only with it; --purge removes it)")
+			}
+		}
+	}
+	if len(removed) == 0 {
+		fmt.Fprintf(stdout, "scandrop service: not installed (%s: no %s); nothing removed\n", l.init, l.at(l.unit))
+		return nil
+	}
+	fmt.Fprintf(stdout, "scandrop service uninstalled (%s); removed:\n", l.init)
+	for _, p := range removed {
+		fmt.Fprintln(stdout, "  "+p)
+	}
+	fmt.Fprintln(stdout, "kept:")
+	for _, k := range kept {
+		fmt.Fprintln(stdout, "  "+k)
+	}
+	fmt.Fprintln(stdout, "  the config, the watch folders and what is in them (install did not create them)")
+	return nil
+}
+
+// runWindowsService installs and controls the Windows service through
+// kardianos/service: the service control manager is only reached
+// through its API.
+func runWindowsService(o serviceOptions, stdout io.Writer) error {
+	var cfgPath string
+	if o.Action == "install" {
+		var err error
+		if _, err = serviceExe(o, io.Discard); err != nil {
+			return err
+		}
+		cfgPath = o.Config
+		if cfgPath == "" {
+			if cfgPath, err = config.Find(); err != nil {
+				return usageError{err.Error()}
+			}
+		}
+		if cfgPath, err = filepath.Abs(cfgPath); err != nil {
+			return err
+		}
+		// The service sees the system environment, not this shell's.
+		needs, err := checkServiceConfig(cfgPath, map[string]string{})
+		if err != nil {
+			return err
+		}
+		if len(needs) > 0 {
+			fmt.Fprintf(stdout, "WARN the service will not see %s from this shell: put each secret into a file readable by the service account only and name it in the config (app_secret_file:, secret_file:, token_file:)\n", strings.Join(needs, ", "))
+		}
+	}
+	s, err := service.New(&program{}, serviceConfig(cfgPath, o.RunAs, "windows"))
+	if err != nil {
+		return err
+	}
+	switch o.Action {
+	case "status":
+		st, err := s.Status()
+		switch {
+		case errors.Is(err, service.ErrNotInstalled):
+			fmt.Fprintln(stdout, "not installed (windows)")
+			return exitStatus{code: exitSvcNotInstalled}
+		case err != nil:
+			return exitStatus{exitSvcUnknown, err.Error()}
+		case st == service.StatusRunning:
+			fmt.Fprintln(stdout, "running (windows service scandrop)")
+			return nil
+		}
+		fmt.Fprintln(stdout, "stopped (windows service scandrop)")
+		return exitStatus{code: exitSvcStopped}
+	case "uninstall":
+		_ = s.Stop()
+	}
+	if err := service.Control(s, o.Action); err != nil {
+		if o.Action == "start" || o.Action == "restart" {
+			return exitStatus{exitFailed, fmt.Sprintf("%v\nthe service's log: Event Viewer > Windows Logs > Application, source scandrop; or in PowerShell: Get-EventLog -LogName Application -Source scandrop -Newest 20", err)}
+		}
+		return err
+	}
+	switch o.Action {
+	case "install":
+		account := o.RunAs
+		if account == "" {
+			account = "LocalSystem (reaches no SMB share: --run-as DOMAIN\\account)"
+		}
+		fmt.Fprintf(stdout, "scandrop service installed (windows service manager):\n  %-12s %s\n  %-12s %s run --config %s\n  %-12s %s\n  %-12s %s\nNext: scandrop service start\n",
+			"service:", "scandrop (delayed automatic start, restart on failure)", "runs:", exeName(), cfgPath, "as user:", account, "log:", "the Event Log (Application, source scandrop)")
+	case "uninstall":
+		fmt.Fprintln(stdout, "scandrop service uninstalled: the service and its Event Log source removed; the config and the watch folders kept")
+	default:
+		fmt.Fprintf(stdout, "scandrop service: %s done\n", o.Action)
+	}
+	return nil
+}
+
+// serviceConfig describes scandrop to the Windows service control manager.
+// configPath must be absolute: services start in System32.
+func serviceConfig(configPath, account, goos string) *service.Config {
+	c := &service.Config{
+		Name:        serviceName,
+		DisplayName: serviceName,
+		Description: serviceDesc,
+		Arguments:   []string{"run", "--config", configPath},
+		UserName:    account,
+		Option:      service.KeyValue{},
+	}
+	if goos == "windows" {
 		// The SMB client: without it no share is reachable. Windows
 		// dependencies are service names, nothing like systemd's.
 		c.Dependencies = []string{"LanmanWorkstation"}
 		c.Option["DelayedAutoStart"] = true // after the network is up
 		c.Option["OnFailure"] = "restart"
-		c.Option["OnFailureDelayDuration"] = "15s"
+		c.Option["OnFailureDelayDuration"] = fmt.Sprintf("%ds", serviceRestartDelay)
 		c.Option["OnFailureResetPeriod"] = 24 * 60 * 60
 		if pw := os.Getenv("SCANDROP_SERVICE_PASSWORD"); pw != "" {
 			c.Option["Password"] = pw
 		}
-	case "darwin":
-		c.Option["RunAtLoad"] = true
-		c.Option["KeepAlive"] = true
-		c.Option["LogOutput"] = true
-	default:
-		c.Dependencies = []string{
-			"Wants=network-online.target",
-			"After=network-online.target remote-fs.target",
-		}
-		c.Option["SystemdScript"] = systemdUnit
-		c.Option["Restart"] = "on-failure" // for the other init systems that read it
 	}
 	return c
 }
@@ -165,66 +1103,6 @@ func runAsService(level string, daemon func(ctx context.Context, log *slog.Logge
 	prg.log = log
 	prg.run = func(ctx context.Context) error { return daemon(ctx, log) }
 	return s.Run()
-}
-
-func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("service", &cf)
-	fs.StringVar(&cf.user, "user", "", "account the service runs as (Windows: one that can reach the SMB shares; LocalSystem cannot)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]"}
-	}
-	action := pos[0]
-	path := cf.config
-	if action == "install" {
-		cfg, err := loadConfig(path) // refuse to install a service that cannot start
-		if err != nil {
-			return err
-		}
-		path = cfg.Path // absolute
-		exe, err := os.Executable()
-		if err == nil && strings.HasPrefix(exe, filepath.Clean(os.TempDir())+string(filepath.Separator)) {
-			return usageError{fmt.Sprintf("%s is a temporary file (go run?); install scandrop first (go install, make build) and run service install from there", exe)}
-		}
-	}
-	if path != "" {
-		if path, err = filepath.Abs(path); err != nil {
-			return err
-		}
-	}
-	s, err := service.New(&program{}, serviceConfig(path, cf.user, runtime.GOOS))
-	if err != nil {
-		return err
-	}
-	switch action {
-	case "status":
-		st, err := s.Status()
-		switch {
-		case errors.Is(err, service.ErrNotInstalled):
-			fmt.Fprintln(stdout, "not installed")
-			return errJobFailed
-		case err != nil:
-			return err
-		}
-		fmt.Fprintln(stdout, map[service.Status]string{
-			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
-		}[st])
-		return nil
-	case "install", "uninstall", "start", "stop", "restart":
-		if err := service.Control(s, action); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "scandrop service: %s done (%s)\n", action, s.Platform())
-		if action == "install" {
-			fmt.Fprintf(stdout, "it runs: %s run --config %s\nstart it with: scandrop service start\n", exeName(), path)
-		}
-		return nil
-	}
-	return usageError{fmt.Sprintf("unknown service action %q", action)}
 }
 
 func exeName() string {
