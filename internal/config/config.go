@@ -241,17 +241,17 @@ const (
 // Defaults of the keys that have one; setDefaults is the only place they are
 // applied, and the field comments above document them.
 const (
-	defaultMaxJobs                  = 2
-	defaultCrashLimit               = 3
-	defaultLogLevel                 = "info"
-	defaultLogFormat                = "text"
-	defaultWatchMode                = ModeAuto
-	defaultWatchPollInterval        = Duration(10 * time.Second)
-	defaultSettle                   = Duration(10 * time.Second)
-	defaultHTTPListen               = "127.0.0.1:9180"
-	defaultWebhookTimeout           = Duration(10 * time.Second)
-	defaultWebhookAttempts          = 8
-	defaultCommandTimeout           = Duration(time.Minute)
+	defaultMaxJobs           = 2
+	defaultCrashLimit        = 3
+	defaultLogLevel          = "info"
+	defaultLogFormat         = "text"
+	defaultWatchMode         = ModeAuto
+	defaultWatchPollInterval = Duration(10 * time.Second)
+	defaultSettle            = Duration(10 * time.Second)
+	defaultHTTPListen        = "127.0.0.1:9180"
+	defaultWebhookTimeout    = Duration(10 * time.Second)
+	defaultWebhookAttempts   = 8
+	defaultCommandTimeout    = Duration(time.Minute)
 )
 
 // SetDefaults fills every zero-valued field that has a default, in c and in
