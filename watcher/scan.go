@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/scandrop/scandrop/internal/dropmark"
 )
 
 // ignored reports hidden and temporary names that are never candidates. It
@@ -68,14 +70,7 @@ func refusal(e fs.DirEntry) string {
 }
 
 func hasMarker(top []fs.DirEntry, markers []string) bool {
-	for _, e := range top {
-		// A marker that is a directory still counts: the pipeline fails the
-		// job with a clear error instead of it sitting in inbox/ silently.
-		if slices.Contains(markers, e.Name()) {
-			return true
-		}
-	}
-	return false
+	return len(dropmark.Among(top, markers)) > 0
 }
 
 // scan reads inbox/. A full scan observes every candidate (the truth); a

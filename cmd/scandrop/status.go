@@ -5,31 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 
-	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/internal/vendortable"
 	"github.com/scandrop/scandrop/pipeline"
-	"github.com/scandrop/scandrop/vendors"
-	"github.com/scandrop/scandrop/vendors/realsee"
 )
-
-// offlineVendors are the vendors with no credentials: enough to validate a
-// drop, which needs no network.
-func offlineVendors() []vendors.Vendor {
-	vs := []vendors.Vendor{realsee.New(realsee.Config{})}
-	if a := newAholo(&config.Aholo{}, world{}, slog.New(slog.DiscardHandler)); a != nil {
-		vs = append(vs, a)
-	}
-	return vs
-}
 
 // newReporter builds status reports that validate inbox drops offline.
 func newReporter() *ops.Reporter {
-	vs := offlineVendors()
+	vs := vendortable.Offline()
 	return &ops.Reporter{
-		Markers: markerNames(),
+		Markers: vendortable.MarkerNames(),
 		Check: func(ctx context.Context, dir string) error {
 			_, err := pipeline.Check(ctx, dir, vs)
 			return err

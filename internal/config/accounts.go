@@ -58,6 +58,20 @@ func (v *Vendors) Section(name string) Section {
 	return out
 }
 
+// Set sets the section of the vendor named name to s, which must be of
+// that vendor's section type (for code that builds a Config by hand, as
+// the demo does).
+func (v *Vendors) Set(name string, s Section) {
+	rv := reflect.ValueOf(v).Elem()
+	for i := range rv.NumField() {
+		if key, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("yaml"), ","); key == name {
+			rv.Field(i).Set(reflect.ValueOf(s))
+			return
+		}
+	}
+	panic("config: no vendor section " + name)
+}
+
 // Names returns the names of the sections this account has, in the order
 // of the Vendors fields.
 func (v *Vendors) Names() []string {

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropmark"
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
@@ -343,12 +344,7 @@ func (r *Reporter) prune(root string, seen map[string]bool) {
 }
 
 func hasMarker(dir string, markers []string) bool {
-	for _, m := range markers {
-		if _, err := os.Lstat(filepath.Join(dir, m)); err == nil {
-			return true
-		}
-	}
-	return false
+	return len(dropmark.At(dir, markers)) > 0
 }
 
 // recent reads the newest results of done/ and failed/. done/ grows
