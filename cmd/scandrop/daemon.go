@@ -120,7 +120,8 @@ func (d *daemon) scanned(dir string) func(bool, time.Duration) {
 }
 
 func (d *daemon) run(ctx context.Context) error {
-	slots := watcher.NewSlots(d.cfg.MaxJobs)
+	// max_jobs is shared by all watches, in turns (see FairSlots).
+	fair := watcher.NewFairSlots(d.cfg.MaxJobs)
 	d.running = map[string]bool{}
 	if d.orphanScan == 0 {
 		d.orphanScan = time.Minute
@@ -128,6 +129,7 @@ func (d *daemon) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.cfg.Watches))
 	for _, wc := range d.cfg.Watches {
+		slots := fair.For(time.Duration(wc.PollInterval))
 		w, err := watcher.New(watcher.Options{
 			Dir: wc.Dir, Mode: watcher.Mode(wc.Mode), PollInterval: time.Duration(wc.PollInterval),
 			Settle: time.Duration(wc.Settle), Markers: vendortable.MarkerNames(), Logger: d.log.With("watch", wc.Dir),
