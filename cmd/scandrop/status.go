@@ -34,7 +34,7 @@ func (d *daemon) report(ctx context.Context) ops.Report {
 	d.mu.Unlock()
 	var srcs []ops.Source
 	for _, w := range d.cfg.Watches {
-		srcs = append(srcs, ops.Source{Dir: w.Dir, Inbox: d.inbox(w.Dir), Live: d.monitor})
+		srcs = append(srcs, ops.Source{Dir: w.Dir, Account: w.Account, Inbox: d.inbox(w.Dir), Live: d.monitor})
 	}
 	return r.Report(ctx, srcs)
 }
@@ -59,7 +59,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var srcs []ops.Source
 	for _, w := range cfg.Watches {
-		srcs = append(srcs, ops.Source{Dir: w.Dir})
+		srcs = append(srcs, ops.Source{Dir: w.Dir, Account: w.Account})
 	}
 	rep := newReporter().Report(ctx, srcs)
 	if cf.json {

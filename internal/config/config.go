@@ -202,7 +202,8 @@ type Webhook struct {
 // shell), with the result.json path appended as its last argument and in
 // the environment: SCANDROP_RESULT (that path), SCANDROP_STATUS (success or
 // failed), SCANDROP_EVENT (done or failed), SCANDROP_FOLDER (the folder's
-// name) and SCANDROP_DIR (where the folder now is). For a shell one-liner,
+// name), SCANDROP_DIR (where the folder now is) and SCANDROP_ACCOUNT (the
+// job's named account, empty for the default). For a shell one-liner,
 // run [sh, -c, "..."] and use the variables. Its output goes to the log; a
 // command that fails is logged, not retried.
 //
