@@ -190,10 +190,10 @@ func (c *Config) validateAccounts(ck *checker) {
 		if w.Account != "" {
 			i, ok := names[w.Account]
 			if !ok {
-				if accountNameRE.MatchString(w.Account) && !slices.ContainsFunc(c.Accounts, func(a Account) bool { return a.Name == w.Account }) {
+				// An account of that name that is itself in error was
+				// reported above.
+				if !slices.ContainsFunc(c.Accounts, func(a Account) bool { return a.Name == w.Account }) {
 					ck.reportf(p+".account", "%s.account: no account is named %q (accounts: %s)", p, w.Account, accountList(c.Accounts))
-				} else if !accountNameRE.MatchString(w.Account) {
-					ck.reportf(p+".account", "%s.account: no account is named %q", p, w.Account)
 				}
 				continue
 			}
