@@ -186,7 +186,7 @@ func (c *Config) validateAccounts(ck *checker) {
 	}
 	for i, w := range c.Watches {
 		p := fmt.Sprintf("watches[%d]", i)
-		who, vs := "the top-level sections (no account:)", &c.Vendors
+		who, vs := "the default account (the top-level sections)", &c.Vendors
 		if w.Account != "" {
 			i, ok := names[w.Account]
 			if !ok {
