@@ -56,7 +56,7 @@ func serviceConfig(configPath, user, goos string) *service.Config {
 	c := &service.Config{
 		Name:        "scandrop",
 		DisplayName: "scandrop",
-		Description: "Carries project drops from watch folders to Realsee and Aholo.",
+		Description: "Carries project drops from watch folders to the 3D scanning vendors.",
 		Arguments:   []string{"run", "--config", configPath},
 		UserName:    user,
 		Option:      service.KeyValue{},
