@@ -426,10 +426,12 @@ func (r *run) vendor() (vendors.Vendor, error) {
 	return nil, fmt.Errorf("%s: %s drops need the %s: section in config.yaml: %w", found[0], vendor, vendor, errConfig)
 }
 
-// accountOf names the account of the job in dir: the one its journal
-// records once a task may exist, else the one of its watch.
+// accountOf names the account of the job in dir: once a task may exist,
+// the one its journal records (the task lives there; "" is the default,
+// as for every job journalled before accounts existed), else the one of
+// its watch.
 func (p *Pipeline) accountOf(dir string, rec Record) string {
-	if rec.Account != "" && (len(rec.IDs) > 0 || rec.Submit == "sent") {
+	if len(rec.IDs) > 0 || rec.Submit == "sent" {
 		return rec.Account
 	}
 	return p.o.WatchAccounts[filepath.Dir(filepath.Dir(dir))]

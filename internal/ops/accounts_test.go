@@ -1,0 +1,73 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/pipeline"
+)
+
+// Jobs of a named account are counted under an account label; the
+// default account's series keep the labels they always had.
+func TestMetricsAccountLabel(t *testing.T) {
+	m := NewMonitor(BuildInfo("v", "c"), nil)
+	m.Finished("a", &pipeline.Result{Status: "success", Vendor: "realsee"}, "/x")
+	m.Finished("b", &pipeline.Result{Status: "success", Vendor: "realsee", Account: "acme"}, "/x")
+	m.Finished("c", &pipeline.Result{Status: "success", Vendor: "realsee", Account: "acme"}, "/x")
+	var b bytes.Buffer
+	if err := m.WriteMetrics(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	checkExposition(t, text)
+	for _, want := range []string{
+		`scandrop_jobs_finished_total{vendor="realsee",status="success"} 1`,
+		`scandrop_jobs_finished_total{vendor="realsee",status="success",account="acme"} 2`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+}
+
+// A command hook is told the job's account in SCANDROP_ACCOUNT, empty for
+// the default.
+func TestCommandAccountEnv(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses sh")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	n := NewNotifier(config.Notify{Commands: []config.Command{
+		{Run: []string{sh, "-c", `printf '%s=[%s]\n' "$SCANDROP_FOLDER" "${SCANDROP_ACCOUNT-unset}" >> ` + out},
+			Events: []string{"done", "failed"}, Timeout: config.Duration(10 * time.Second)},
+	}}, NotifierOptions{Logger: slog.New(slog.DiscardHandler)})
+	for _, res := range []*pipeline.Result{
+		{Status: "success", Vendor: "realsee", Folder: "acme-job", Account: "acme"},
+		{Status: "success", Vendor: "realsee", Folder: "own-job"},
+	} {
+		n.Finished(res.Folder, res, finishedJob(t, res))
+	}
+	n.Close(context.Background())
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"acme-job=[acme]\n", "own-job=[]\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("hooks saw %q, want a line %q", b, want)
+		}
+	}
+}
