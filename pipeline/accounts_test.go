@@ -99,7 +99,7 @@ func TestAccountsMissingVendorFailsTheJob(t *testing.T) {
 	if err != nil || res.Success() {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if res.Error.Kind != "config" || !strings.Contains(res.Error.Message, `fake drops need a fake: section in account "bare"`) {
+	if res.Error.Kind != "config" || !strings.Contains(res.Error.Message, `fake drops need a fake: section in account "bare"`) || !strings.Contains(res.Error.Fix, "account bare") {
 		t.Errorf("error: %+v", res.Error)
 	}
 }

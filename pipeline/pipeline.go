@@ -319,6 +319,9 @@ func (r *run) run(ctx context.Context) *Result {
 		if errors.Is(err, errConfig) {
 			res.Error.Kind, res.Error.Retryable = "config", true
 			res.Error.Fix = "add the vendor's section to config.yaml, restart scandrop, and move the folder back to inbox/"
+			if r.account != "" {
+				res.Error.Fix = "add the vendor's section to account " + r.account + " in config.yaml, restart scandrop, and move the folder back to inbox/"
+			}
 		}
 		return res
 	}
@@ -435,6 +438,15 @@ func (p *Pipeline) accountOf(dir string, rec Record) string {
 		return rec.Account
 	}
 	return p.o.WatchAccounts[filepath.Dir(filepath.Dir(dir))]
+}
+
+// timeoutKey names the job's vendor timeout for messages: "realsee", or
+// "account acme's realsee".
+func (r *run) timeoutKey() string {
+	if r.account != "" {
+		return "account " + r.account + "'s " + r.vendorName
+	}
+	return r.vendorName
 }
 
 // markerList names every marker with its vendor, for messages:
@@ -587,7 +599,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 		if left <= 0 || vendors.RetryAfterOf(err) > left {
 			// Past the deadline, or the vendor asked for a wait that
 			// would end after it: fail now rather than sit out the wait.
-			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.vendorName)
+			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.timeoutKey())
 			if err != nil {
 				msg += "; last error: " + err.Error()
 			}
@@ -644,7 +656,7 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}
 		if ra := vendors.RetryAfterOf(err); ra > left {
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.vendorName, err))
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.timeoutKey(), err))
 		}
 		wait = min(wait, left)
 		out.failed(err)
