@@ -15,8 +15,9 @@ import (
 // it was another's turn) until it gets one, or until it stops asking: a
 // watch asks again at every scan while a folder is ready, so a wait not
 // renewed within twice its retry period (its poll interval) has ended.
-// A freed slot may thus stay free for up to one poll interval of the
-// watch whose turn it is.
+// When a slot frees, every waiting watch is told on its Free channel, so
+// that the one whose turn it is takes the slot at once rather than at its
+// next scan.
 type FairSlots struct {
 	mu      sync.Mutex
 	free    int
@@ -37,7 +38,7 @@ func NewFairSlots(n int) *FairSlots {
 func (f *FairSlots) For(retry time.Duration) Slots {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := &turn{f: f, retry: retry}
+	t := &turn{f: f, retry: retry, free: make(chan struct{}, 1)}
 	f.watches = append(f.watches, t)
 	return t
 }
@@ -51,7 +52,13 @@ type turn struct {
 	last uint64
 	// waitUntil: the watch wants a slot until then.
 	waitUntil time.Time
+	// free is signalled when a slot frees while the watch waits.
+	free chan struct{}
 }
+
+// Free is signalled when a slot frees while this watch waits for one; the
+// watcher then tries its ready folders again.
+func (t *turn) Free() <-chan struct{} { return t.free }
 
 func (t *turn) TryAcquire() bool {
 	f := t.f
@@ -87,4 +94,13 @@ func (t *turn) Release() {
 		panic("watcher: Slots.Release without a matching TryAcquire")
 	}
 	f.free++
+	now := f.now()
+	for _, o := range f.watches {
+		if now.Before(o.waitUntil) {
+			select {
+			case o.free <- struct{}{}:
+			default: // told already
+			}
+		}
+	}
 }

@@ -22,6 +22,11 @@ func TestFairSlotsTakeTurns(t *testing.T) {
 	}
 	now = now.Add(500 * time.Millisecond)
 	a.Release()
+	select {
+	case <-b.(*turn).Free():
+	default:
+		t.Fatal("b, waiting, was not told that a slot freed")
+	}
 	// a asks first (it scans more often, or its job just ended), but b
 	// has waited and a was served last: b's turn.
 	if a.TryAcquire() {

@@ -337,11 +337,20 @@ func TestAccountsFairTurns(t *testing.T) {
 	}
 
 	var order []string
+	var moved time.Time
+	var idle time.Duration // the longest a freed slot stayed free
 	for _, l := range r.logLines() {
-		if l.Msg == "claimed folder" {
+		switch l.Msg {
+		case "claimed folder":
 			order = append(order, l.Folder)
+			if !moved.IsZero() {
+				idle = max(idle, l.Time.Sub(moved))
+			}
+		case "moved":
+			moved = l.Time
 		}
 	}
+	t.Logf("longest wait from a job's end to the next claim: %s", idle)
 	pos := slices.Index(order, "b1")
 	t.Logf("claim order: %v", order)
 	if len(order) != 6 || pos < 0 {
