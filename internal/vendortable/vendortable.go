@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
@@ -63,26 +64,18 @@ type Entry struct {
 	Demo func(pollEvery time.Duration) Fake
 }
 
-// entries is the table. Each vendor package's register.go-like entry lives
-// in a file of this package named after the vendor; All sorts them.
+// entries is the table. Each vendor's entry lives in a file of this
+// package named after it (realsee.go, aholo.go), which registers it at
+// init; All sorts them.
 var entries []Entry
 
-// register adds a vendor; called from the init of each vendor's file in
-// this package.
+// register adds a vendor; called from the init of each vendor's file.
 func register(e Entry) { entries = append(entries, e) }
 
 // All returns every vendor, by name.
 func All() []Entry {
 	out := slices.Clone(entries)
-	slices.SortFunc(out, func(a, b Entry) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
