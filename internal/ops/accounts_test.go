@@ -3,7 +3,10 @@ package ops
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,5 +72,37 @@ func TestCommandAccountEnv(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("hooks saw %q, want a line %q", b, want)
 		}
+	}
+}
+
+// The page, the JSON and the text name a watch's account (and escape it
+// like everything else shown); a watch of the default account names none.
+func TestStatusShowsAccount(t *testing.T) {
+	acme, own := watchDir(t), watchDir(t)
+	r := reporter()
+	rep := r.Report(context.Background(), []Source{{Dir: acme, Account: "acme<b>"}, {Dir: own}})
+	if rep.Watches[0].Account != "acme<b>" || rep.Watches[1].Account != "" {
+		t.Fatalf("accounts: %q, %q", rep.Watches[0].Account, rep.Watches[1].Account)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "watch "+acme+" (account acme<b>)\n") || !strings.Contains(text.String(), "watch "+own+"\n") {
+		t.Errorf("text:\n%s", text.String())
+	}
+	srv := httptest.NewServer((&Server{Monitor: NewMonitor(nil, nil), Report: func(context.Context) Report { return rep }}).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `<span class="meta">account acme&lt;b&gt;</span>`) {
+		t.Errorf("the page does not name the account:\n%s", b)
+	}
+	if strings.Count(string(b), "account ") != 1 {
+		t.Errorf("the page names an account %d times, want once", strings.Count(string(b), "account "))
 	}
 }
