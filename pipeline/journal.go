@@ -26,8 +26,12 @@ const journalFile = "job.json"
 // Record is the job journal: what a restart needs to carry on without
 // repeating anything irreversible.
 type Record struct {
-	Version   int       `json:"version"`
-	Vendor    string    `json:"vendor"`
+	Version int    `json:"version"`
+	Vendor  string `json:"vendor"`
+	// Account is the named account whose credentials the job uses; ""
+	// for the default. Fixed once the task may exist, so that a resumed
+	// job asks the account that has it.
+	Account   string    `json:"account,omitempty"`
 	Folder    string    `json:"folder"`
 	Attempt   int       `json:"attempt"`
 	StartedAt time.Time `json:"started_at"`

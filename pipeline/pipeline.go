@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/backoff"
+	"github.com/scandrop/scandrop/internal/dropmark"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -36,12 +38,25 @@ const (
 	DefaultCrashLimit   = 3
 )
 
-// Options configure a Pipeline.
-type Options struct {
-	// Vendors that are configured. A drop whose marker names a vendor that is
-	// not here fails with a configuration error.
+// Account is a named set of vendor clients, each with its own
+// credentials and caches.
+type Account struct {
 	Vendors  []vendors.Vendor
 	Settings map[string]VendorSettings // by vendor name
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	// Vendors that are configured for the default account. A drop whose
+	// marker names a vendor that is not here fails with a configuration
+	// error.
+	Vendors  []vendors.Vendor
+	Settings map[string]VendorSettings // by vendor name
+	// Accounts are the named accounts, by name. A job uses the account
+	// its watch names in WatchAccounts (by watch root: the folder holding
+	// inbox/ and processing/), the default one otherwise.
+	Accounts      map[string]Account
+	WatchAccounts map[string]string
 	// Markers of every vendor scandrop knows, configured or not, by marker
 	// file name → vendor name, to tell an unconfigured vendor from no marker.
 	Markers map[string]string
@@ -174,7 +189,11 @@ func (p *Pipeline) process(ctx context.Context, j *Journal, dir string, retry bo
 	if rec = j.Record(); rec.Tries > p.o.CrashLimit {
 		res = p.quarantine(rec)
 	} else {
-		r := &run{p: p, j: j, dir: dir, name: name, log: log, vendorName: rec.Vendor}
+		acct := p.accountOf(dir, rec)
+		if acct != "" {
+			log = log.With("account", acct)
+		}
+		r := &run{p: p, j: j, dir: dir, name: name, log: log, vendorName: rec.Vendor, account: acct}
 		res = r.run(ctx)
 		r.endStage(res != nil && res.Success())
 	}
@@ -183,7 +202,7 @@ func (p *Pipeline) process(ctx context.Context, j *Journal, dir string, retry bo
 		return nil, ctx.Err()
 	}
 	rec = j.Record()
-	res.Folder, res.Vendor, res.StartedAt = name, rec.Vendor, rec.StartedAt
+	res.Folder, res.Vendor, res.Account, res.StartedAt = name, rec.Vendor, rec.Account, rec.StartedAt
 	res.FinishedAt = p.o.Clock.Now().UTC()
 	if len(rec.IDs) > 0 {
 		res.VendorIDs = rec.IDs
@@ -258,6 +277,7 @@ type run struct {
 	dir        string
 	name       string
 	vendorName string
+	account    string // "" for the default
 	log        *slog.Logger
 	cur        string // stage in progress, for its duration
 	curAt      time.Time
@@ -307,12 +327,15 @@ func (r *run) run(ctx context.Context) *Result {
 		if errors.Is(err, errConfig) {
 			res.Error.Kind, res.Error.Retryable = "config", true
 			res.Error.Fix = "add the vendor's section to config.yaml, restart scandrop, and move the folder back to inbox/"
+			if r.account != "" {
+				res.Error.Fix = "add the vendor's section to account " + r.account + " in config.yaml, restart scandrop, and move the folder back to inbox/"
+			}
 		}
 		return res
 	}
 	r.vendorName = v.Name()
-	if rec.Vendor == "" {
-		if err := r.j.Update(func(rc *Record) { rc.Vendor = v.Name() }); err != nil {
+	if rec.Vendor == "" || rec.Account != r.account {
+		if err := r.j.Update(func(rc *Record) { rc.Vendor, rc.Account = v.Name(), r.account }); err != nil {
 			return r.failOrStop(ctx, StageValidate, err)
 		}
 	}
@@ -323,7 +346,7 @@ func (r *run) run(ctx context.Context) *Result {
 		}
 		return fail(StageValidate, err)
 	}
-	settings := r.p.settings(v.Name())
+	settings := r.p.settings(r.account, v.Name())
 
 	if rec.Submit == "" || rec.Submit == "refused" {
 		// package
@@ -385,42 +408,70 @@ func (r *run) run(ctx context.Context) *Result {
 
 // vendor picks the vendor from the drop's marker.
 func (r *run) vendor() (vendors.Vendor, error) {
-	var found []string
-	for marker := range r.p.o.Markers {
-		if _, err := os.Lstat(filepath.Join(r.dir, marker)); err == nil {
-			found = append(found, marker)
-		}
-	}
+	found := dropmark.At(r.dir, slices.Collect(maps.Keys(r.p.o.Markers)))
 	switch len(found) {
 	case 0:
-		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{Message: "no drop marker (manifest.json for Realsee, recon.yaml for Aholo) at the folder's root"}})
+		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{Message: "no drop marker (" + r.p.markerList() + ") at the folder's root"}})
 	case 1:
 	default:
-		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{File: strings.Join(sorted(found), ", "),
+		return nil, vendors.E(vendors.Invalid, "", vendors.Problems{{File: strings.Join(found, ", "),
 			Message: "ambiguous drop: more than one marker; keep only the one for the vendor you mean"}})
 	}
-	for _, v := range r.p.o.Vendors {
+	vs, acct := r.p.o.Vendors, r.account
+	if acct != "" {
+		a, ok := r.p.o.Accounts[acct]
+		if !ok {
+			return nil, fmt.Errorf("the job uses account %q, which config.yaml no longer has: %w", acct, errConfig)
+		}
+		vs = a.Vendors
+	}
+	for _, v := range vs {
 		if v.Marker() == found[0] {
 			return v, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: %s drops need the %s: section in config.yaml: %w", found[0], r.p.o.Markers[found[0]], r.p.o.Markers[found[0]], errConfig)
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for k := i + 1; k < len(out); k++ {
-			if out[k] < out[i] {
-				out[i], out[k] = out[k], out[i]
-			}
-		}
+	vendor := r.p.o.Markers[found[0]]
+	if acct != "" {
+		return nil, fmt.Errorf("%s: %s drops need a %s: section in account %q (accounts: in config.yaml): %w", found[0], vendor, vendor, acct, errConfig)
 	}
-	return out
+	return nil, fmt.Errorf("%s: %s drops need the %s: section in config.yaml: %w", found[0], vendor, vendor, errConfig)
 }
 
-func (p *Pipeline) settings(vendor string) VendorSettings {
+// accountOf names the account of the job in dir: once a task may exist,
+// the one its journal records (the task lives there; "" is the default,
+// as for every job journalled before accounts existed), else the one of
+// its watch.
+func (p *Pipeline) accountOf(dir string, rec Record) string {
+	if len(rec.IDs) > 0 || rec.Submit == "sent" {
+		return rec.Account
+	}
+	return p.o.WatchAccounts[filepath.Dir(filepath.Dir(dir))]
+}
+
+// timeoutKey names the job's vendor timeout for messages: "realsee", or
+// "account acme's realsee".
+func (r *run) timeoutKey() string {
+	if r.account != "" {
+		return "account " + r.account + "'s " + r.vendorName
+	}
+	return r.vendorName
+}
+
+// markerList names every marker with its vendor, for messages:
+// "manifest.json for realsee, recon.yaml for aholo".
+func (p *Pipeline) markerList() string {
+	var out []string
+	for _, m := range slices.Sorted(maps.Keys(p.o.Markers)) {
+		out = append(out, m+" for "+p.o.Markers[m])
+	}
+	return strings.Join(out, ", ")
+}
+
+func (p *Pipeline) settings(account, vendor string) VendorSettings {
 	s := p.o.Settings[vendor]
+	if account != "" {
+		s = p.o.Accounts[account].Settings[vendor]
+	}
 	if s.PollInterval <= 0 {
 		s.PollInterval = DefaultPollInterval
 	}
@@ -570,7 +621,7 @@ func (r *run) wait(ctx context.Context, job vendors.Job, s VendorSettings) (vend
 			return st, werr // ctx's own deadline comes first
 		}
 		if werr != nil {
-			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.vendorName)
+			msg := fmt.Sprintf("the vendor did not finish within %s (%s timeout in config.yaml); the task may still finish", s.Timeout, r.timeoutKey())
 			if err != nil {
 				msg += "; last error: " + err.Error()
 			}
@@ -641,7 +692,7 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		case !errors.Is(werr, backoff.ErrDeadline):
 			return werr // ctx's own deadline comes first
 		case !passed:
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.vendorName, err))
+			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.timeoutKey(), err))
 		default:
 			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}

@@ -28,8 +28,11 @@ const (
 
 // Result is result.json, as the contract defines it.
 type Result struct {
-	Status     string            `json:"status"` // success | failed
-	Vendor     string            `json:"vendor,omitempty"`
+	Status string `json:"status"` // success | failed
+	Vendor string `json:"vendor,omitempty"`
+	// Account is the named account (config.yaml accounts:) the job used;
+	// omitted for the default (top-level) one.
+	Account    string            `json:"account,omitempty"`
 	Folder     string            `json:"folder"`
 	StartedAt  time.Time         `json:"started_at"`
 	FinishedAt time.Time         `json:"finished_at"`

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropmark"
 	"github.com/scandrop/scandrop/internal/dropname"
 )
 
@@ -52,14 +53,7 @@ func refusal(e fs.DirEntry) string {
 }
 
 func hasMarker(top []fs.DirEntry, markers []string) bool {
-	for _, e := range top {
-		// A marker that is a directory still counts: the pipeline fails the
-		// job with a clear error instead of it sitting in inbox/ silently.
-		if slices.Contains(markers, e.Name()) {
-			return true
-		}
-	}
-	return false
+	return len(dropmark.Among(top, markers)) > 0
 }
 
 // scan reads inbox/. A full scan observes every candidate (the truth); a

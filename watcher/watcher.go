@@ -429,12 +429,21 @@ func (w *Watcher) watch(ctx context.Context, r *runner) error {
 		}
 	}
 
+	// Slots that say when a slot frees for this watch (FairSlots) let the
+	// folders waiting for one go at once rather than at the next scan.
+	var slotFree <-chan struct{}
+	if n, ok := r.slots.(interface{ Free() <-chan struct{} }); ok {
+		slotFree = n.Free()
+	}
+
 	err = w.scan(ctx, r, true)
 	for err == nil {
 		w.schedule(pending)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-slotFree:
+			w.claimReady(ctx, r)
 		case <-poll.C:
 			err = w.scan(ctx, r, true)
 			poll.Reset(w.jittered())

@@ -17,9 +17,9 @@ import (
 	"github.com/scandrop/scandrop/internal/notify"
 	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/internal/vendortable"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
-	"github.com/scandrop/scandrop/vendors/realsee"
 	"github.com/scandrop/scandrop/watcher"
 )
 
@@ -45,50 +45,38 @@ type world struct {
 	clock      vendors.Clock
 }
 
-// buildVendors makes the configured vendors.
-func buildVendors(cfg *config.Config, w world, log *slog.Logger) ([]vendors.Vendor, map[string]pipeline.VendorSettings) {
-	var vs []vendors.Vendor
+// vendorClients makes the clients of one account's vendors, each with
+// its own credentials and caches, and their waiting rules.
+func vendorClients(vs *config.Vendors, w world, log *slog.Logger) ([]vendors.Vendor, map[string]pipeline.VendorSettings) {
+	clients, waits := vendortable.Build(vs, vendortable.Env{HTTPClient: w.httpClient, Clock: w.clock, Logger: log})
 	settings := map[string]pipeline.VendorSettings{}
-	if r := cfg.Realsee; r != nil {
-		vs = append(vs, realsee.New(realsee.Config{
-			Endpoint: r.Endpoint, AppKey: r.AppKey, AppSecret: r.AppSecret.Reveal(),
-			PartSize: int64(r.PartSize), UploadConcurrency: r.UploadConcurrency,
-			HTTPClient: w.httpClient, Clock: w.clock, Logger: log,
-		}))
-		settings["realsee"] = pipeline.VendorSettings{PollInterval: time.Duration(r.PollInterval), Timeout: time.Duration(r.Timeout)}
+	for name, wt := range waits {
+		settings[name] = pipeline.VendorSettings{PollInterval: wt.Poll, Timeout: wt.Timeout}
 	}
-	if a := cfg.Aholo; a != nil {
-		if v := newAholo(a, w, log); v != nil {
-			vs = append(vs, v)
-			settings["aholo"] = pipeline.VendorSettings{PollInterval: time.Duration(a.PollInterval), Timeout: time.Duration(a.Timeout)}
-		}
-	}
-	return vs, settings
+	return clients, settings
 }
 
-// knownMarkers maps every drop marker scandrop knows to its vendor, so a
-// drop for an unconfigured vendor fails with a clear configuration error.
-var knownMarkers = map[string]string{"manifest.json": "realsee", "recon.yaml": "aholo"}
-
 func newPipeline(cfg *config.Config, w world, log *slog.Logger, obs pipeline.Observer) *pipeline.Pipeline {
-	vs, settings := buildVendors(cfg, w, log)
-	markers := map[string]string{}
-	for k, v := range knownMarkers {
-		markers[k] = v
+	vs, settings := vendorClients(&cfg.Vendors, w, log)
+	accounts := map[string]pipeline.Account{}
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		avs, as := vendorClients(&a.Vendors, w, log.With("account", a.Name))
+		accounts[a.Name] = pipeline.Account{Vendors: avs, Settings: as}
+	}
+	watchAccounts := map[string]string{}
+	for _, wc := range cfg.Watches {
+		if wc.Account != "" {
+			watchAccounts[wc.Dir] = wc.Account
+		}
 	}
 	return pipeline.New(pipeline.Options{
-		Vendors: vs, Settings: settings, Markers: markers, Clock: w.clock, Logger: log, Observer: obs,
+		Vendors: vs, Settings: settings, Markers: vendortable.Markers(),
+		Accounts: accounts, WatchAccounts: watchAccounts,
+		Clock: w.clock, Logger: log, Observer: obs,
 		Crash: crashHook(), CrashLimit: cfg.CrashLimit,
 		ClaimKey: pipeline.LoadClaimKey(cfg.StateDirectory(), log),
 	})
-}
-
-func markerNames() []string {
-	var out []string
-	for k := range knownMarkers {
-		out = append(out, k)
-	}
-	return out
 }
 
 // daemon is `scandrop run`: watchers feeding the pipeline, and the resume
@@ -133,7 +121,8 @@ func (d *daemon) scanned(dir string) func(bool, time.Duration) {
 }
 
 func (d *daemon) run(ctx context.Context) error {
-	slots := watcher.NewSlots(d.cfg.MaxJobs)
+	// max_jobs is shared by all watches, in turns (see FairSlots).
+	fair := watcher.NewFairSlots(d.cfg.MaxJobs)
 	d.running = map[string]bool{}
 	if d.orphanScan == 0 {
 		d.orphanScan = time.Minute
@@ -141,9 +130,10 @@ func (d *daemon) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(d.cfg.Watches))
 	for _, wc := range d.cfg.Watches {
+		slots := fair.For(time.Duration(wc.PollInterval))
 		w, err := watcher.New(watcher.Options{
 			Dir: wc.Dir, Mode: watcher.Mode(wc.Mode), PollInterval: time.Duration(wc.PollInterval),
-			Settle: time.Duration(wc.Settle), Markers: markerNames(), Logger: d.log.With("watch", wc.Dir),
+			Settle: time.Duration(wc.Settle), Markers: vendortable.MarkerNames(), Logger: d.log.With("watch", wc.Dir),
 			OnScan: d.scanned(wc.Dir),
 		})
 		if err != nil {
@@ -440,7 +430,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Sprintf("%s: not a folder", show)}
 	}
 	// Validation is offline: vendors with no credentials do.
-	name, err := pipeline.Check(ctx, dir, offlineVendors())
+	name, err := pipeline.Check(ctx, dir, vendortable.Offline())
 	if err == nil {
 		fmt.Fprintf(stdout, "%s: a valid %s drop\n", show, name)
 		return nil

@@ -2,23 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/scandrop/scandrop/examples"
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/vendortable"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
-	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
-	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
 // cmdDemo is the offline sandbox: the vendor emulators and an S3 store run
@@ -55,20 +58,23 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
-	gw := realseetest.NewServer(realseetest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", ProcessingPolls: 2})
-	defer gw.Close()
-	ah := aholotest.NewServer(aholotest.Options{AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
-		ProcessingPolls: 3})
-	defer ah.Close()
-
 	cfg := config.Default()
 	cfg.Watches = []config.Watch{{Dir: root, Mode: config.ModeAuto,
 		PollInterval: config.Duration(500 * time.Millisecond), Settle: config.Duration(time.Second)}}
-	cfg.Realsee = &config.Realsee{Endpoint: gw.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret",
-		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute),
-		PartSize: 5 << 20, UploadConcurrency: 4}
-	cfg.Aholo = &config.Aholo{Endpoint: ah.URL, AppKey: "demo-app-key", AppSecret: "demo-app-secret", AppUID: "demo-uid",
-		PollInterval: config.Duration(300 * time.Millisecond), Timeout: config.Duration(time.Minute)}
+	// Every vendor's emulator, as the default account. Some speak HTTPS,
+	// as their vendor does: the client trusts their certificates.
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	for _, e := range vendortable.All() {
+		fake := e.Demo(300 * time.Millisecond)
+		defer fake.Close()
+		cfg.Vendors.Set(e.Name, fake.Section)
+		if fake.TrustPEM != nil {
+			roots.AppendCertsFromPEM(fake.TrustPEM)
+		}
+	}
 	cfg.SetDefaults()
 	// The demo's jobs are its own: its claim key stays with them, not in
 	// the user's state folder.
@@ -77,14 +83,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer os.RemoveAll(cfg.StateDir)
 
-	fmt.Fprintf(stdout, "scandrop demo — offline: fake Realsee and Aholo APIs and an S3 store run in this process\n")
+	fmt.Fprintf(stdout, "scandrop demo — offline: fake vendor APIs (%s) and their stores run in this process\n", strings.Join(vendorNames(), ", "))
 	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)
 	story := &demoStory{w: stdout, start: start}
 	events := story.say
-	// The fake Aholo upload service speaks HTTPS, as the real one does;
-	// its client trusts the fake's certificate.
-	hc := ah.Client()
-	hc.Timeout = time.Minute
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	hc := &http.Client{Transport: tr, Timeout: time.Minute}
 	w := world{httpClient: hc, clock: vendors.SystemClock{}}
 	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, story), log: log}
 
@@ -157,6 +162,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+func vendorNames() []string {
+	var out []string
+	for _, e := range vendortable.All() {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
 // dropExamples copies every bundled example into the inbox the way a
 // careful copier does: into a hidden folder first, renamed into place once
 // complete.
@@ -166,7 +179,8 @@ func dropExamples(root string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	for _, vendor := range []string{"realsee", "aholo"} {
+	for _, e := range vendortable.All() {
+		vendor := e.Name
 		ents, err := fs.ReadDir(examples.FS, vendor)
 		if err != nil {
 			continue

@@ -50,7 +50,7 @@ mv "$out/.args-$SCANDROP_FOLDER" "$out/args-$SCANDROP_FOLDER"
 // The variables a hook may get besides those its config lists: the base
 // (internal/notify hookBase) and the SCANDROP_ event variables.
 var hookAllowed = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-	"SCANDROP_RESULT", "SCANDROP_STATUS", "SCANDROP_EVENT", "SCANDROP_FOLDER", "SCANDROP_DIR"}
+	"SCANDROP_RESULT", "SCANDROP_STATUS", "SCANDROP_EVENT", "SCANDROP_FOLDER", "SCANDROP_DIR", "SCANDROP_ACCOUNT"}
 
 // editConfig replaces old, which must be there, with new in the rig's config.
 func (r *rig) editConfig(old, new string) {
@@ -170,7 +170,7 @@ notify:
 			for k, want := range map[string]string{
 				"LISTED_VAR": "listed value", "EMPTY_VAR": "", "SET_VAR": "set other", "AWS_REGION": "eu-west-1",
 				"SCANDROP_STATUS": c.status, "SCANDROP_EVENT": c.event, "SCANDROP_FOLDER": c.folder,
-				"SCANDROP_DIR": dir, "SCANDROP_RESULT": result, "TMPDIR": r.tmpDir,
+				"SCANDROP_DIR": dir, "SCANDROP_RESULT": result, "SCANDROP_ACCOUNT": "", "TMPDIR": r.tmpDir,
 				"PATH": os.Getenv("PATH"), "LC_TIME": "C.UTF-8",
 			} {
 				if got, ok := env[k]; !ok || got != want {

@@ -32,7 +32,7 @@ const (
 	// scandrop (a daemon claimed it, or runs it): nothing is wrong with the
 	// drop or the command, and the other scandrop carries on with the job.
 	exitTaken   = 3
-	usageHeader = `scandrop — carries project drops from watch folders to Realsee and Aholo.
+	usageHeader = `scandrop — carries project drops from watch folders to the 3D scanning vendors.
 
 Usage:
   scandrop run [--config FILE]            the daemon, in the foreground
@@ -71,7 +71,7 @@ func main() {
 
 func runMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usageHeader)
+		fmt.Fprint(stderr, usageHeader+vendorUsage())
 		if len(args) == 0 {
 			return exitUsage
 		}

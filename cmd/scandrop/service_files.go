@@ -17,7 +17,7 @@ import (
 
 const (
 	serviceName = "scandrop"
-	serviceDesc = "Carries project drops from watch folders to Realsee and Aholo."
+	serviceDesc = "Carries project drops from watch folders to the 3D scanning vendors."
 	serviceDoc  = "https://github.com/scandrop/scandrop#operating-scandrop"
 	// serviceStopTimeout is how long a stop waits for running jobs to reach
 	// a safe point, in seconds (systemd TimeoutStopSec, the SysV loop, OpenRC's retry).
@@ -173,7 +173,7 @@ ExecStart=%s run --config %s
 	if l.runAs != "" {
 		fmt.Fprintf(&b, "User=%s\n", l.runAs)
 	}
-	fmt.Fprintf(&b, `# Secrets (REALSEE_APP_SECRET=...): NAME=value lines, mode 0600, read by
+	fmt.Fprintf(&b, `# Secrets (NAME=value lines, e.g. the ${VAR}s of the config),, mode 0600, read by
 # systemd before it starts scandrop; never written into this unit.
 EnvironmentFile=-%s
 # $STATE_DIRECTORY, scandrop's private folder (claim.key): /var/lib/scandrop

@@ -7,33 +7,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
 	"github.com/scandrop/scandrop/internal/ops"
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/internal/vendortable"
 	"github.com/scandrop/scandrop/pipeline"
-	"github.com/scandrop/scandrop/vendors"
-	"github.com/scandrop/scandrop/vendors/realsee"
 )
-
-// offlineVendors are the vendors with no credentials: enough to validate a
-// drop, which needs no network.
-func offlineVendors() []vendors.Vendor {
-	vs := []vendors.Vendor{realsee.New(realsee.Config{})}
-	if a := newAholo(&config.Aholo{}, world{}, slog.New(slog.DiscardHandler)); a != nil {
-		vs = append(vs, a)
-	}
-	return vs
-}
 
 // newReporter builds status reports that validate inbox drops offline.
 func newReporter() *ops.Reporter {
-	vs := offlineVendors()
+	vs := vendortable.Offline()
 	return &ops.Reporter{
-		Markers: markerNames(),
+		Markers: vendortable.MarkerNames(),
 		Check: func(ctx context.Context, dir string) error {
 			_, err := pipeline.Check(ctx, dir, vs)
 			return err
@@ -51,7 +39,7 @@ func (d *daemon) report(ctx context.Context) ops.Report {
 	d.mu.Unlock()
 	var srcs []ops.Source
 	for _, w := range d.cfg.Watches {
-		srcs = append(srcs, ops.Source{Dir: w.Dir, Inbox: d.inbox(w.Dir), Live: d.monitor})
+		srcs = append(srcs, ops.Source{Dir: w.Dir, Account: w.Account, Inbox: d.inbox(w.Dir), Live: d.monitor})
 	}
 	return r.Report(ctx, srcs)
 }
@@ -131,7 +119,7 @@ func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer
 	}
 	var srcs []ops.Source
 	for _, w := range cfg.Watches {
-		srcs = append(srcs, ops.Source{Dir: w.Dir})
+		srcs = append(srcs, ops.Source{Dir: w.Dir, Account: w.Account})
 	}
 	r := newReporter()
 	for first := true; ; first = false {

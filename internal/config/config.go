@@ -33,8 +33,6 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/pipeline"
-	"github.com/scandrop/scandrop/vendors/aholo"
-	"github.com/scandrop/scandrop/vendors/realsee"
 	"github.com/scandrop/scandrop/watcher"
 )
 
@@ -69,16 +67,17 @@ type Config struct {
 	// Log configures the daemon's log.
 	Log Log `yaml:"log"`
 
-	// Realsee is the Realsee open platform account. Nil when the section is
-	// absent: Realsee drops (manifest.json) then fail with "realsee is not
+	// Vendors are the vendor sections at the top level (realsee:, aholo:):
+	// the default account, used by the watches that name none. A section
+	// left out is nil: drops for that vendor then fail with "<vendor> is not
 	// configured". A section that is present but empty is an error, since it
 	// lacks the required keys.
-	Realsee *Realsee `yaml:"realsee"`
+	Vendors `yaml:",inline"`
 
-	// Aholo is the Aholo (Kujiale) open API account. Nil when the section is
-	// absent: Aholo drops (recon.yaml) then fail with "aholo is not
-	// configured".
-	Aholo *Aholo `yaml:"aholo"`
+	// Accounts are more vendor accounts, by name, for watches that name one
+	// (Watch.Account): a capture service running drops for several
+	// customers, each with its own vendor accounts. Optional.
+	Accounts []Account `yaml:"accounts"`
 
 	// HTTP is the optional status and metrics listener. Nil (off) when the
 	// section is absent; "http: {}" turns it on at the default address.
@@ -122,6 +121,12 @@ type Watch struct {
 	// Retention, if set, overrides the top-level retention for this watch,
 	// key by key. Optional.
 	Retention *Retention `yaml:"retention"`
+
+	// Account names the entry of Accounts whose vendor credentials this
+	// watch's drops use. Optional; default the top-level sections. The
+	// account must hold every vendor section the configuration has
+	// anywhere, since a watch takes the drops of every vendor.
+	Account string `yaml:"account"`
 }
 
 // Watch modes.
@@ -208,7 +213,8 @@ type Webhook struct {
 // shell), with the result.json path appended as its last argument and in
 // the environment: SCANDROP_RESULT (that path), SCANDROP_STATUS (success or
 // failed), SCANDROP_EVENT (done or failed), SCANDROP_FOLDER (the folder's
-// name) and SCANDROP_DIR (where the folder now is). For a shell one-liner,
+// name), SCANDROP_DIR (where the folder now is) and SCANDROP_ACCOUNT (the
+// job's named account, empty for the default). For a shell one-liner,
 // run [sh, -c, "..."] and use the variables. Its output goes to the log; a
 // command that fails is logged, not retried.
 //
@@ -244,115 +250,23 @@ const (
 	EventFailed = "failed"
 )
 
-// Realsee is the Realsee open platform account used for manifest.json drops.
-type Realsee struct {
-	// Endpoint is the gateway's base URL, an absolute http(s) URL; a trailing
-	// slash is removed. Default https://app-gateway.realsee.cn (mainland
-	// China); accounts of the global site use https://app-gateway.realsee.ai.
-	Endpoint string `yaml:"endpoint"`
-
-	// AppKey is the application key. Required.
-	AppKey string `yaml:"app_key"`
-
-	// AppSecret is the application secret. Required, unless AppSecretFile is
-	// set; setting both is an error.
-	AppSecret Secret `yaml:"app_secret"`
-
-	// AppSecretFile names a file holding the secret (trailing CR/LF removed),
-	// for systemd credentials, Docker secrets and the like. Relative paths
-	// resolve against the config file's folder. After loading it is absolute
-	// and AppSecret holds the file's content.
-	AppSecretFile string `yaml:"app_secret_file"`
-
-	// PollInterval is the period of task status polling. Default 5s; > 0.
-	PollInterval Duration `yaml:"poll_interval"`
-
-	// Timeout is how long to wait for the vendor to finish a task before the
-	// job fails as timed out. Default 2h; > 0.
-	Timeout Duration `yaml:"timeout"`
-
-	// PartSize is the multipart upload part size. Default 16MiB; between
-	// 5MiB and 5GiB (the object store's limits).
-	PartSize ByteSize `yaml:"part_size"`
-
-	// UploadConcurrency is how many parts are in flight at once per job.
-	// Default 4; at least 1.
-	UploadConcurrency int `yaml:"upload_concurrency"`
-}
-
-// Aholo is the Aholo (Kujiale open API) account used for recon.yaml drops.
-type Aholo struct {
-	// Endpoint is the API's base URL, an absolute http(s) URL; a trailing
-	// slash is removed. Default https://openapi.kujiale.com/v2/aholo.
-	Endpoint string `yaml:"endpoint"`
-
-	// AppKey is the application key. Required.
-	AppKey string `yaml:"app_key"`
-
-	// AppSecret is the application secret. Required, unless AppSecretFile is
-	// set; setting both is an error.
-	AppSecret Secret `yaml:"app_secret"`
-
-	// AppSecretFile names a file holding the secret; see
-	// Realsee.AppSecretFile.
-	AppSecretFile string `yaml:"app_secret_file"`
-
-	// AppUID is the user id the API calls act for. Required.
-	AppUID string `yaml:"appuid"`
-
-	// PollInterval is the period of task status polling. Default 5s; > 0.
-	PollInterval Duration `yaml:"poll_interval"`
-
-	// Timeout is how long to wait for the vendor to finish a task before the
-	// job fails as timed out. Default 6h; > 0.
-	Timeout Duration `yaml:"timeout"`
-
-	// UploadConcurrency is how many files are uploaded at once per job.
-	// Default 4; at least 1.
-	UploadConcurrency int `yaml:"upload_concurrency"`
-
-	// VideoType is the resources[].type code sent for a video. Default 1:
-	// the vendor document does not give it, so it is an assumption that can
-	// be corrected here without a new release.
-	VideoType *int `yaml:"video_type"`
-
-	// DownloadAssets downloads the finished assets (ply, spz, sog) into the
-	// job folder before it moves to done/. Default false: result.json holds
-	// their URLs either way.
-	DownloadAssets bool `yaml:"download_assets"`
-}
-
 // Defaults of the keys that have one; setDefaults is the only place they are
 // applied, and the field comments above document them. A key that a
 // component reads takes its default from that component, the one home of
 // it (defaults_agree_test.go checks that what this package accepts, the
 // components accept).
 const (
-	defaultMaxJobs                  = 2
-	defaultCrashLimit               = pipeline.DefaultCrashLimit
-	defaultLogLevel                 = "info"
-	defaultLogFormat                = "text"
-	defaultWatchMode                = string(watcher.DefaultMode)
-	defaultWatchPollInterval        = Duration(watcher.DefaultPollInterval)
-	defaultSettle                   = Duration(watcher.DefaultSettle)
-	defaultRealseeEndpoint          = realsee.DefaultEndpoint
-	defaultRealseePollInterval      = Duration(pipeline.DefaultPollInterval)
-	defaultRealseeTimeout           = Duration(realsee.DefaultTimeout)
-	defaultPartSize                 = ByteSize(realsee.DefaultPartSize)
-	defaultRealseeUploadConcurrency = realsee.DefaultUploadConcurrency
-	defaultAholoEndpoint            = aholo.DefaultEndpoint
-	defaultAholoPollInterval        = Duration(pipeline.DefaultPollInterval)
-	defaultAholoTimeout             = Duration(aholo.DefaultTimeout)
-	defaultAholoUploadConcurrency   = aholo.DefaultUploadConcurrency
-	defaultAholoVideoType           = aholo.DefaultVideoType
-	defaultHTTPListen               = "127.0.0.1:9180"
-	defaultWebhookTimeout           = Duration(10 * time.Second)
-	defaultWebhookAttempts          = 8
-	defaultCommandTimeout           = Duration(time.Minute)
-
-	// The object store's multipart limits (S3 and COS alike).
-	minPartSize = ByteSize(realsee.MinPartSize)
-	maxPartSize = ByteSize(realsee.MaxPartSize)
+	defaultMaxJobs           = 2
+	defaultCrashLimit        = pipeline.DefaultCrashLimit
+	defaultLogLevel          = "info"
+	defaultLogFormat         = "text"
+	defaultWatchMode         = string(watcher.DefaultMode)
+	defaultWatchPollInterval = Duration(watcher.DefaultPollInterval)
+	defaultSettle            = Duration(watcher.DefaultSettle)
+	defaultHTTPListen        = "127.0.0.1:9180"
+	defaultWebhookTimeout    = Duration(10 * time.Second)
+	defaultWebhookAttempts   = 8
+	defaultCommandTimeout    = Duration(time.Minute)
 )
 
 // SetDefaults fills every zero-valued field that has a default, in c and in
@@ -390,41 +304,9 @@ func (c *Config) setDefaults(explicit func(path string) bool) {
 			w.Settle = defaultSettle
 		}
 	}
-	if r := c.Realsee; r != nil {
-		if def("realsee.endpoint", r.Endpoint == "") {
-			r.Endpoint = defaultRealseeEndpoint
-		}
-		if def("realsee.poll_interval", r.PollInterval == 0) {
-			r.PollInterval = defaultRealseePollInterval
-		}
-		if def("realsee.timeout", r.Timeout == 0) {
-			r.Timeout = defaultRealseeTimeout
-		}
-		if def("realsee.part_size", r.PartSize == 0) {
-			r.PartSize = defaultPartSize
-		}
-		if def("realsee.upload_concurrency", r.UploadConcurrency == 0) {
-			r.UploadConcurrency = defaultRealseeUploadConcurrency
-		}
-	}
-	if a := c.Aholo; a != nil {
-		if def("aholo.endpoint", a.Endpoint == "") {
-			a.Endpoint = defaultAholoEndpoint
-		}
-		if def("aholo.poll_interval", a.PollInterval == 0) {
-			a.PollInterval = defaultAholoPollInterval
-		}
-		if def("aholo.timeout", a.Timeout == 0) {
-			a.Timeout = defaultAholoTimeout
-		}
-		if def("aholo.upload_concurrency", a.UploadConcurrency == 0) {
-			a.UploadConcurrency = defaultAholoUploadConcurrency
-		}
-		if a.VideoType == nil {
-			v := defaultAholoVideoType
-			a.VideoType = &v
-		}
-	}
+	c.eachSection(func(prefix string, sec Section) {
+		sec.defaults(func(key string, zero bool) bool { return def(prefix+key, zero) })
+	})
 	c.setRetentionDefaults(def)
 	if h := c.HTTP; h != nil && def("http.listen", h.Listen == "") {
 		h.Listen = defaultHTTPListen

@@ -61,12 +61,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			"unknown key in watch",
 			"watches:\n  - dir: /a\n    polll_interval: 10s\n",
-			[]string{`{file}:3: unknown key "polll_interval" in watches[0] (known: dir, mode, poll_interval, settle, retention)`},
+			[]string{`{file}:3: unknown key "polll_interval" in watches[0] (known: dir, mode, poll_interval, settle, retention, account)`},
 		},
 		{
 			"unknown top-level key",
 			minimal + "watch: x\n",
-			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify, retention)`},
+			[]string{`{file}:3: unknown key "watch" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, accounts, http, notify, retention)`},
 		},
 		{
 			"unknown key in section",
@@ -76,17 +76,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			"unknown key in second watch",
 			"watches:\n  - dir: /a\n  - dir: /b\n    setle: 1s\n",
-			[]string{`{file}:4: unknown key "setle" in watches[1] (known: dir, mode, poll_interval, settle, retention)`},
+			[]string{`{file}:4: unknown key "setle" in watches[1] (known: dir, mode, poll_interval, settle, retention, account)`},
 		},
 		{
 			"Path is not a key",
 			minimal + "path: /x\n",
-			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify, retention)`},
+			[]string{`{file}:3: unknown key "path" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, accounts, http, notify, retention)`},
 		},
 		{
 			"keys are case-sensitive",
 			minimal + "Max_Jobs: 3\n",
-			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify, retention)`},
+			[]string{`{file}:3: unknown key "Max_Jobs" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, accounts, http, notify, retention)`},
 		},
 		{
 			"duplicate key",
@@ -313,7 +313,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"keys are not expanded",
 			minimal + "${KEY}: 1\n",
-			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, http, notify, retention)`},
+			[]string{`{file}:3: unknown key "${KEY}" at the top level (known: watches, max_jobs, crash_limit, state_dir, log, realsee, aholo, accounts, http, notify, retention)`},
 		},
 		{
 			"a key that is not a name",
@@ -344,7 +344,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{
 				`{file}:1: max_jobs: "x" is not a whole number`,
 				`{file}:4: watches[0].mode: "fast" is not one of auto, notify, poll`,
-				`{file}:5: unknown key "extra" in watches[0] (known: dir, mode, poll_interval, settle, retention)`,
+				`{file}:5: unknown key "extra" in watches[0] (known: dir, mode, poll_interval, settle, retention, account)`,
 				`{file}:7: log.level: "loud" is not one of debug, info, warn, error`,
 			},
 		},
@@ -381,15 +381,17 @@ func TestParseDefaults(t *testing.T) {
 		Watches: []Watch{{Dir: filepath.Clean("/srv/scans"), Mode: "auto", PollInterval: Duration(10 * time.Second), Settle: Duration(10 * time.Second)}},
 		MaxJobs: 2, CrashLimit: 3,
 		Log: Log{Level: "info", Format: "text"},
-		Realsee: &Realsee{
-			Endpoint: "https://app-gateway.realsee.cn", AppKey: "k", AppSecret: "s",
-			PollInterval: Duration(5 * time.Second), Timeout: Duration(2 * time.Hour),
-			PartSize: 16 * MiB, UploadConcurrency: 4,
-		},
-		Aholo: &Aholo{
-			Endpoint: "https://openapi.kujiale.com/v2/aholo", AppKey: "k", AppSecret: "s", AppUID: "u",
-			PollInterval: Duration(5 * time.Second), Timeout: Duration(6 * time.Hour),
-			UploadConcurrency: 4, VideoType: &video,
+		Vendors: Vendors{
+			Realsee: &Realsee{
+				Endpoint: "https://app-gateway.realsee.cn", AppKey: "k", AppSecret: "s",
+				PollInterval: Duration(5 * time.Second), Timeout: Duration(2 * time.Hour),
+				PartSize: 16 * MiB, UploadConcurrency: 4,
+			},
+			Aholo: &Aholo{
+				Endpoint: "https://openapi.kujiale.com/v2/aholo", AppKey: "k", AppSecret: "s", AppUID: "u",
+				PollInterval: Duration(5 * time.Second), Timeout: Duration(6 * time.Hour),
+				UploadConcurrency: 4, VideoType: &video,
+			},
 		},
 		Retention: Retention{Action: "delete", Interval: Duration(time.Hour)},
 		Path:      file,

@@ -295,22 +295,31 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		if d.offline && path == "" && !offlineKeys[key] {
 			continue // known, but not read offline
 		}
-		d.value(val, v.Field(f), p)
+		d.value(val, v.FieldByIndex(f), p)
 	}
 }
 
 // fieldsOf returns a struct's YAML keys in declaration order and their field
-// indexes.
-func fieldsOf(t reflect.Type) ([]string, map[string]int) {
+// index paths. The keys of an embedded struct tagged ",inline" (the vendor
+// sections of Config and Account) are its own.
+func fieldsOf(t reflect.Type) ([]string, map[string][]int) {
 	var keys []string
-	index := map[string]int{}
+	index := map[string][]int{}
 	for i := range t.NumField() {
-		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		key, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if f := t.Field(i); f.Anonymous && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			ks, idx := fieldsOf(f.Type)
+			for _, k := range ks {
+				keys = append(keys, k)
+				index[k] = append([]int{i}, idx[k]...)
+			}
+			continue
+		}
 		if key == "" || key == "-" {
 			continue
 		}
 		keys = append(keys, key)
-		index[key] = i
+		index[key] = []int{i}
 	}
 	return keys, index
 }

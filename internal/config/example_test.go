@@ -74,7 +74,7 @@ func allKeys(t reflect.Type) []string {
 	keys, index := fieldsOf(t)
 	all := append([]string(nil), keys...)
 	for _, k := range keys {
-		all = append(all, allKeys(t.Field(index[k]).Type)...)
+		all = append(all, allKeys(t.FieldByIndex(index[k]).Type)...)
 	}
 	return all
 }

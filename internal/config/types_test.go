@@ -109,7 +109,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	if s.Reveal() != value {
 		t.Fatalf("Reveal() = %q", s.Reveal())
 	}
-	c := &Config{Realsee: &Realsee{AppKey: "k", AppSecret: s}, Aholo: &Aholo{AppSecret: s}}
+	c := &Config{Vendors: Vendors{Realsee: &Realsee{AppKey: "k", AppSecret: s}, Aholo: &Aholo{AppSecret: s}}}
 
 	var outputs []string
 	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%X", "%d", "%10s", "%T %[1]v"} {

@@ -36,14 +36,7 @@ func (d *decoder) resolve(c *Config, base string) {
 		}
 	}
 	d.resolveRetention(c, base)
-	if r := c.Realsee; r != nil {
-		r.Endpoint = strings.TrimRight(r.Endpoint, "/")
-		d.secretFile("realsee", &r.AppSecret, &r.AppSecretFile, base)
-	}
-	if a := c.Aholo; a != nil {
-		a.Endpoint = strings.TrimRight(a.Endpoint, "/")
-		d.secretFile("aholo", &a.AppSecret, &a.AppSecretFile, base)
-	}
+	c.eachSection(func(prefix string, sec Section) { sec.resolve(d, prefix, base) })
 	for i := range c.Notify.Webhooks {
 		w, p := &c.Notify.Webhooks[i], fmt.Sprintf("notify.webhooks[%d]", i)
 		d.readSecretFile(p+".secret", p+".secret_file", &w.Secret, &w.SecretFile, base)
@@ -110,12 +103,6 @@ func sameDirKey(dir string) string {
 	return dir
 }
 
-// secretFile loads *file into *secret. Messages name the file, never its
-// content.
-func (d *decoder) secretFile(section string, secret *Secret, file *string, base string) {
-	d.readSecretFile(section+".app_secret", section+".app_secret_file", secret, file, base)
-}
-
 // readSecretFile loads *file, the value of the key fileKey, into *secret, the
 // value of secretKey.
 func (d *decoder) readSecretFile(secretKey, fileKey string, secret *Secret, file *string, base string) {
@@ -151,42 +138,8 @@ func (d *decoder) readSecretFile(secretKey, fileKey string, secret *Secret, file
 // validate reports every invalid value through report(path, message), where
 // path is the key the message is about.
 func (c *Config) validate(report func(path, msg string)) {
-	reportf := func(path, format string, args ...any) {
-		report(path, fmt.Sprintf(format, args...))
-	}
-	positive := func(path string, v Duration) {
-		if v <= 0 {
-			reportf(path, "%s: must be more than 0 (got %s)", path, v)
-		}
-	}
-	atLeast := func(path string, v, min int) {
-		if v < min {
-			reportf(path, "%s: must be at least %d (got %d)", path, min, v)
-		}
-	}
-	oneOf := func(path, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		reportf(path, "%s: %q is not one of %s", path, v, strings.Join(allowed, ", "))
-	}
-	endpoint := func(path, v string) {
-		if msg := checkEndpoint(v); msg != "" {
-			reportf(path, "%s: %s", path, msg)
-		}
-	}
-	required := func(section, key, v string) {
-		if v == "" {
-			reportf(section+"."+key, "%s: %s is required (or remove the %s section if you do not use it)", section, key, section)
-		}
-	}
-	secret := func(section string, v Secret, file string) {
-		if v == "" && file == "" {
-			reportf(section+".app_secret", "%s: app_secret or app_secret_file is required (or remove the %s section if you do not use it)", section, section)
-		}
-	}
+	ck := &checker{report: report}
+	reportf, positive, atLeast, oneOf := ck.reportf, ck.positive, ck.atLeast, ck.oneOf
 
 	if len(c.Watches) == 0 {
 		report("watches", `no watches; add at least one under "watches:" with a dir`)
@@ -220,26 +173,8 @@ func (c *Config) validate(report func(path, msg string)) {
 	oneOf("log.format", c.Log.Format, "text", "json")
 	c.validateRetention(reportf)
 
-	if r := c.Realsee; r != nil {
-		endpoint("realsee.endpoint", r.Endpoint)
-		required("realsee", "app_key", r.AppKey)
-		secret("realsee", r.AppSecret, r.AppSecretFile)
-		positive("realsee.poll_interval", r.PollInterval)
-		positive("realsee.timeout", r.Timeout)
-		if r.PartSize < minPartSize || r.PartSize > maxPartSize {
-			reportf("realsee.part_size", "realsee.part_size: %s is outside %s..%s", r.PartSize, ByteSize(minPartSize), ByteSize(maxPartSize))
-		}
-		atLeast("realsee.upload_concurrency", r.UploadConcurrency, 1)
-	}
-	if a := c.Aholo; a != nil {
-		endpoint("aholo.endpoint", a.Endpoint)
-		required("aholo", "app_key", a.AppKey)
-		secret("aholo", a.AppSecret, a.AppSecretFile)
-		required("aholo", "appuid", a.AppUID)
-		positive("aholo.poll_interval", a.PollInterval)
-		positive("aholo.timeout", a.Timeout)
-		atLeast("aholo.upload_concurrency", a.UploadConcurrency, 1)
-	}
+	c.eachSection(func(prefix string, sec Section) { sec.validate(prefix, ck) })
+	c.validateAccounts(ck)
 	if h := c.HTTP; h != nil {
 		if msg := checkListen(h.Listen); msg != "" {
 			reportf("http.listen", "http.listen: %s", msg)
@@ -272,6 +207,60 @@ func (c *Config) validate(report func(path, msg string)) {
 		events(p+".events", cm.Events)
 		positive(p+".timeout", cm.Timeout)
 		c.checkCommandSecrets(p, cm, reportf)
+	}
+}
+
+// checker holds the checks that validation and the vendor sections share;
+// each reports through report(path, message), path being the key the
+// message is about.
+type checker struct {
+	report func(path, msg string)
+}
+
+func (ck *checker) reportf(path, format string, args ...any) {
+	ck.report(path, fmt.Sprintf(format, args...))
+}
+
+func (ck *checker) positive(path string, v Duration) {
+	if v <= 0 {
+		ck.reportf(path, "%s: must be more than 0 (got %s)", path, v)
+	}
+}
+
+func (ck *checker) atLeast(path string, v, min int) {
+	if v < min {
+		ck.reportf(path, "%s: must be at least %d (got %d)", path, min, v)
+	}
+}
+
+func (ck *checker) oneOf(path, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	ck.reportf(path, "%s: %q is not one of %s", path, v, strings.Join(allowed, ", "))
+}
+
+func (ck *checker) endpoint(path, v string) {
+	if msg := checkEndpoint(v); msg != "" {
+		ck.reportf(path, "%s: %s", path, msg)
+	}
+}
+
+// required reports key of the section at prefix ("realsee.") missing.
+func (ck *checker) required(prefix, key, v string) {
+	if v == "" {
+		section := strings.TrimSuffix(prefix, ".")
+		ck.reportf(prefix+key, "%s: %s is required (or remove the %s section if you do not use it)", section, key, section)
+	}
+}
+
+// secret reports an app secret missing from the section at prefix.
+func (ck *checker) secret(prefix string, v Secret, file string) {
+	if v == "" && file == "" {
+		section := strings.TrimSuffix(prefix, ".")
+		ck.reportf(prefix+"app_secret", "%s: app_secret or app_secret_file is required (or remove the %s section if you do not use it)", section, section)
 	}
 }
 
@@ -341,12 +330,7 @@ func (c *Config) namedSecrets() []namedSecret {
 			out = append(out, namedSecret{key, v})
 		}
 	}
-	if r := c.Realsee; r != nil {
-		add("realsee.app_secret", r.AppSecret)
-	}
-	if a := c.Aholo; a != nil {
-		add("aholo.app_secret", a.AppSecret)
-	}
+	c.eachSection(func(prefix string, sec Section) { sec.secrets(prefix, add) })
 	if h := c.HTTP; h != nil {
 		add("http.token", h.Token)
 	}

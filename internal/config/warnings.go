@@ -31,41 +31,14 @@ type Warning struct {
 // them does not leave the machine. It reads the secret files' modes; a file
 // it cannot stat was reported by Load already and is skipped.
 func (c *Config) Warnings() []Warning {
-	var out []Warning
-	secretFile := func(key, path string) {
-		if path == "" || runtime.GOOS == "windows" {
-			return
-		}
-		fi, err := os.Stat(path)
-		if err != nil || fi.Mode().Perm()&0o077 == 0 {
-			return
-		}
-		out = append(out, Warning{Key: key,
-			Problem: fmt.Sprintf("%s can be read by users other than its owner (mode %04o)", path, fi.Mode().Perm()),
-			Fix:     "chmod 600 " + path,
-		})
-	}
-	endpoint := func(key, raw string) {
-		if host, ok := plainRemote(raw); ok {
-			out = append(out, Warning{Key: key,
-				Problem: "plain http:// to " + host + ": the app key, signed requests and access tokens cross the network unencrypted",
-				Fix:     "use the https:// endpoint",
-			})
-		}
-	}
-	if r := c.Realsee; r != nil {
-		secretFile("realsee.app_secret_file", r.AppSecretFile)
-		endpoint("realsee.endpoint", r.Endpoint)
-	}
-	if a := c.Aholo; a != nil {
-		secretFile("aholo.app_secret_file", a.AppSecretFile)
-		endpoint("aholo.endpoint", a.Endpoint)
-	}
+	wr := &warner{}
+	secretFile := wr.secretFile
+	c.eachSection(func(prefix string, sec Section) { sec.warnings(prefix, wr) })
 	for i, w := range c.Notify.Webhooks {
 		p := fmt.Sprintf("notify.webhooks[%d]", i)
 		secretFile(p+".secret_file", w.SecretFile)
 		if host, ok := plainRemote(w.URL.Reveal()); ok && w.Secret != "" {
-			out = append(out, Warning{Key: p + ".url",
+			wr.out = append(wr.out, Warning{Key: p + ".url",
 				Problem: "a signed webhook over plain http:// to " + host + ": results and any token in the URL cross the network unencrypted, and a captured request can be replayed",
 				Fix:     "use an https:// URL",
 			})
@@ -78,13 +51,41 @@ func (c *Config) Warnings() []Warning {
 			if host == "" || net.ParseIP(host).IsUnspecified() {
 				where = "every interface"
 			}
-			out = append(out, Warning{Key: "http.listen",
+			wr.out = append(wr.out, Warning{Key: "http.listen",
 				Problem: "the status listener on " + where + " answers anyone who reaches it, without authentication; /status shows folder paths, links and errors",
 				Fix:     "set http.token_file (or http.token), or listen on 127.0.0.1",
 			})
 		}
 	}
-	return out
+	return wr.out
+}
+
+// warner collects warnings; the vendor sections add theirs through it.
+type warner struct{ out []Warning }
+
+// secretFile warns of a secret file that others may read.
+func (w *warner) secretFile(key, path string) {
+	if path == "" || runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	w.out = append(w.out, Warning{Key: key,
+		Problem: fmt.Sprintf("%s can be read by users other than its owner (mode %04o)", path, fi.Mode().Perm()),
+		Fix:     "chmod 600 " + path,
+	})
+}
+
+// endpoint warns of a vendor endpoint over plain http to another host.
+func (w *warner) endpoint(key, raw string) {
+	if host, ok := plainRemote(raw); ok {
+		w.out = append(w.out, Warning{Key: key,
+			Problem: "plain http:// to " + host + ": the app key, signed requests and access tokens cross the network unencrypted",
+			Fix:     "use the https:// endpoint",
+		})
+	}
 }
 
 // plainRemote reports whether raw is an http:// URL to a host other than

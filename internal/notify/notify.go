@@ -141,7 +141,7 @@ func (n *Notifier) Finished(folder string, res *pipeline.Result, path string) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.run(c, folder, event, res.Status, path, resultPath)
+			n.run(c, folder, event, res.Status, res.Account, path, resultPath)
 		}()
 	}
 }
@@ -236,7 +236,7 @@ func (n *Notifier) post(h config.Webhook, rawURL, event, id string, body []byte)
 }
 
 // run runs one command hook.
-func (n *Notifier) run(c config.Command, folder, event, status, dir, resultPath string) {
+func (n *Notifier) run(c config.Command, folder, event, status, account, dir, resultPath string) {
 	log := n.o.Logger.With("folder", folder, "command", filepath.Base(c.Run[0]), "event", event)
 	ctx, cancel := context.WithTimeout(n.ctx, time.Duration(c.Timeout))
 	defer cancel()
@@ -249,6 +249,7 @@ func (n *Notifier) run(c config.Command, folder, event, status, dir, resultPath 
 		"SCANDROP_EVENT=" + event,
 		"SCANDROP_FOLDER=" + folder,
 		"SCANDROP_DIR=" + dir,
+		"SCANDROP_ACCOUNT=" + account, // "" for the default account
 	}, n.o.Secrets)
 	for _, name := range dropped {
 		log.Warn("command hook: variable left out: it holds one of scandrop's secrets", "variable", name)

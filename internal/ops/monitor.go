@@ -33,7 +33,7 @@ type Monitor struct {
 	uploaded map[string]int64         // by vendor
 	retries  map[[2]string]int64      // vendor, stage
 	errs     map[[3]string]int64      // vendor, stage, kind
-	finished map[[2]string]int64      // vendor, status
+	finished map[[3]string]int64      // vendor, status, account ("" for the default)
 	notes    map[[2]string]int64      // channel, outcome
 	scans    map[[2]string]*histogram // watch, kind (full, events)
 }
@@ -67,7 +67,7 @@ func NewMonitor(build map[string]string, now func() time.Time) *Monitor {
 		now: now, started: now(), build: build,
 		jobs: map[string]*liveJob{}, stages: map[[2]string]*histogram{},
 		uploaded: map[string]int64{}, retries: map[[2]string]int64{},
-		errs: map[[3]string]int64{}, finished: map[[2]string]int64{},
+		errs: map[[3]string]int64{}, finished: map[[3]string]int64{},
 		notes: map[[2]string]int64{}, scans: map[[2]string]*histogram{},
 	}
 }
@@ -181,7 +181,7 @@ func (m *Monitor) Finished(folder string, res *pipeline.Result, path string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.jobs, folder)
-	m.finished[[2]string{res.Vendor, res.Status}]++
+	m.finished[[3]string{res.Vendor, res.Status, res.Account}]++
 	if e := res.Error; e != nil && e.Kind != "invalid" && e.Kind != "config" {
 		m.errs[[3]string{res.Vendor, e.Stage, e.Kind}]++
 	}
@@ -262,9 +262,14 @@ func (m *Monitor) WriteMetrics(w io.Writer, roots []string) error {
 		fmt.Fprintf(&b, "scandrop_jobs_running%s %d\n", labels("vendor", k[0], "stage", k[1]), running[k])
 	}
 
-	head("scandrop_jobs_finished_total", "counter", "Jobs finished (moved to done/ or failed/), by vendor and status (success, failed).")
+	head("scandrop_jobs_finished_total", "counter", "Jobs finished (moved to done/ or failed/), by vendor, status (success, failed) and, for jobs of a named account (config accounts:), account.")
 	for _, k := range sortedKeys(m.finished) {
-		fmt.Fprintf(&b, "scandrop_jobs_finished_total%s %d\n", labels("vendor", k[0], "status", k[1]), m.finished[k])
+		// The default account's series keep the labels they always had.
+		l := labels("vendor", k[0], "status", k[1])
+		if k[2] != "" {
+			l = labels("vendor", k[0], "status", k[1], "account", k[2])
+		}
+		fmt.Fprintf(&b, "scandrop_jobs_finished_total%s %d\n", l, m.finished[k])
 	}
 
 	head("scandrop_stage_duration_seconds", "histogram", "How long job stages took, retries included, by vendor and stage.")

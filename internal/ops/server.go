@@ -200,7 +200,7 @@ td.progress { white-space: nowrap; }
 <h1>scandrop</h1>
 <div class="meta">{{.Version}} · updated {{when .Report.GeneratedAt}} · refreshes every {{.Refresh}}s · <a href="status">JSON</a> · <a href="metrics">metrics</a></div>
 {{range .Report.Watches}}
-<h2 class="watch">{{.Dir}}</h2>
+<h2 class="watch">{{.Dir}}{{if .Account}} <span class="meta">account {{.Account}}</span>{{end}}</h2>
 {{if .Error}}<p class="err">{{.Error}}</p>{{else}}
 <h3>Processing ({{len .Processing}})</h3>
 {{if .Processing}}<table class="processing">

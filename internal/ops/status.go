@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropmark"
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
@@ -40,6 +41,9 @@ type Report struct {
 // Watch is the status of one watch folder.
 type Watch struct {
 	Dir string `json:"dir"`
+	// Account is the named account (config accounts:) whose credentials
+	// the watch's drops use; omitted for the default.
+	Account string `json:"account,omitempty"`
 	// Error says why the folder could not be read (not mounted?).
 	Error      string        `json:"error,omitempty"`
 	Processing []Job         `json:"processing"`
@@ -55,6 +59,7 @@ type Watch struct {
 type Job struct {
 	Folder  string `json:"folder"`
 	Vendor  string `json:"vendor,omitempty"`
+	Account string `json:"account,omitempty"` // as in result.json
 	Attempt int    `json:"attempt,omitempty"`
 	// Stage is the stage in progress: validate, package, upload, submit,
 	// wait, finish; "claimed" before the first.
@@ -118,6 +123,7 @@ type Finished struct {
 	Folder     string    `json:"folder"`
 	Status     string    `json:"status"`
 	Vendor     string    `json:"vendor,omitempty"`
+	Account    string    `json:"account,omitempty"` // as in result.json
 	FinishedAt time.Time `json:"finished_at"`
 	// Link is the VR link, or the first asset's URL.
 	Link string `json:"link,omitempty"`
@@ -153,8 +159,9 @@ type checked struct {
 // view (watcher.Watcher.Inbox), which knows what a single scan cannot:
 // settle times and free slots. Without it, inbox/ is inspected once.
 type Source struct {
-	Dir   string
-	Inbox func() []watcher.FolderState
+	Dir     string
+	Account string // the watch's account; "" for the default
+	Inbox   func() []watcher.FolderState
 	// Live, if set, overlays what the running jobs report (fresher
 	// progress, the vendor's status, retries).
 	Live *Monitor
@@ -181,7 +188,7 @@ func (r *Reporter) now() time.Time {
 
 func (r *Reporter) watch(ctx context.Context, s Source) Watch {
 	now := r.now()
-	ws := Watch{Dir: s.Dir, Processing: []Job{}, Inbox: []InboxFolder{}, Recent: []Finished{}}
+	ws := Watch{Dir: s.Dir, Account: s.Account, Processing: []Job{}, Inbox: []InboxFolder{}, Recent: []Finished{}}
 	if fi, err := os.Stat(s.Dir); err != nil {
 		ws.Error = fmt.Sprintf("cannot read it (not mounted?): %v", unwrapPath(err))
 		return ws
@@ -197,7 +204,7 @@ func (r *Reporter) watch(ctx context.Context, s Source) Watch {
 		}
 		js := Job{Folder: e.Name(), Stage: "claimed"}
 		if rec, err := pipeline.ReadRecord(filepath.Join(s.Dir, pipeline.Processing, e.Name())); err == nil {
-			js.Vendor, js.VendorIDs, js.Attempt = rec.Vendor, rec.IDs, rec.Attempt
+			js.Vendor, js.Account, js.VendorIDs, js.Attempt = rec.Vendor, rec.Account, rec.IDs, rec.Attempt
 			if rec.Stage != "" {
 				js.Stage = rec.Stage
 			}
@@ -280,6 +287,7 @@ func (ws *Watch) clean() {
 		j := &ws.Processing[i]
 		j.Folder = textsafe.Clean(j.Folder, maxNameShown)
 		j.Vendor = textsafe.Clean(j.Vendor, maxNameShown)
+		j.Account = textsafe.Clean(j.Account, maxNameShown)
 		j.Stage = textsafe.Clean(j.Stage, maxNameShown)
 		j.VendorStatus = textsafe.Clean(j.VendorStatus, maxLineShown)
 		j.Retrying = textsafe.Clean(j.Retrying, maxLineShown)
@@ -302,6 +310,7 @@ func (ws *Watch) clean() {
 		f.Folder = textsafe.Clean(f.Folder, maxNameShown)
 		f.Status = textsafe.Clean(f.Status, maxNameShown)
 		f.Vendor = textsafe.Clean(f.Vendor, maxNameShown)
+		f.Account = textsafe.Clean(f.Account, maxNameShown)
 		f.Link = textsafe.Clean(f.Link, maxErrorShown)
 		f.Error = textsafe.Clean(f.Error, maxErrorShown)
 	}
@@ -370,12 +379,7 @@ func (r *Reporter) prune(root string, seen map[string]bool) {
 }
 
 func hasMarker(dir string, markers []string) bool {
-	for _, m := range markers {
-		if _, err := os.Lstat(filepath.Join(dir, m)); err == nil {
-			return true
-		}
-	}
-	return false
+	return len(dropmark.At(dir, markers)) > 0
 }
 
 // recent reads the newest results of done/ and failed/. done/ grows
@@ -429,7 +433,7 @@ func (r *Reporter) recent(root string) []Finished {
 }
 
 func finished(folder string, res *pipeline.Result) Finished {
-	f := Finished{Folder: folder, Status: res.Status, Vendor: res.Vendor, FinishedAt: res.FinishedAt, Link: res.VRURL}
+	f := Finished{Folder: folder, Status: res.Status, Vendor: res.Vendor, Account: res.Account, FinishedAt: res.FinishedAt, Link: res.VRURL}
 	if f.Link == "" && len(res.Assets) > 0 {
 		keys := make([]string, 0, len(res.Assets))
 		for k := range res.Assets {

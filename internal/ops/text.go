@@ -18,7 +18,11 @@ func WriteText(w io.Writer, rep Report) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "watch %s\n", e(ws.Dir))
+		if ws.Account != "" {
+			fmt.Fprintf(w, "watch %s (account %s)\n", e(ws.Dir), e(ws.Account))
+		} else {
+			fmt.Fprintf(w, "watch %s\n", e(ws.Dir))
+		}
 		if ws.Error != "" {
 			fmt.Fprintf(w, "  %s\n", e(ws.Error))
 			continue
