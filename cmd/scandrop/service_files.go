@@ -173,7 +173,7 @@ ExecStart=%s run --config %s
 	if l.runAs != "" {
 		fmt.Fprintf(&b, "User=%s\n", l.runAs)
 	}
-	fmt.Fprintf(&b, `# Secrets (NAME=value lines, e.g. the ${VAR}s of the config),, mode 0600, read by
+	fmt.Fprintf(&b, `# Secrets (NAME=value lines, e.g. the ${VAR}s of the config), mode 0600, read by
 # systemd before it starts scandrop; never written into this unit.
 EnvironmentFile=-%s
 # $STATE_DIRECTORY, scandrop's private folder (claim.key): /var/lib/scandrop
