@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -42,9 +44,13 @@ type GateOptions struct {
 	// FileCheck is how often the secret files of refused credentials are
 	// read for a change. Default 2s.
 	FileCheck time.Duration
-	// ProbeTimeout bounds each probe. Default 20s: the first one holds up
-	// the daemon's start, and one that runs out counts as an outage.
+	// ProbeTimeout bounds each probe; one that runs out counts as an
+	// outage. Default 20s.
 	ProbeTimeout time.Duration
+	// StartWait bounds how long Start holds up the daemon's start; a probe
+	// still under way then goes on in the background, and its drops go
+	// ahead meanwhile. Default 5s.
+	StartWait time.Duration
 }
 
 // CredentialGate holds back the drops of a vendor client whose
@@ -92,6 +98,9 @@ func NewCredentialGate(o GateOptions, cs ...Credentials) *CredentialGate {
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = 20 * time.Second
 	}
+	if o.StartWait <= 0 {
+		o.StartWait = 5 * time.Second
+	}
 	g := &CredentialGate{o: o, wake: make(chan struct{}, 1)}
 	for _, c := range cs {
 		e := &gated{Credentials: c}
@@ -106,14 +115,20 @@ func NewCredentialGate(o GateOptions, cs ...Credentials) *CredentialGate {
 }
 
 // Start probes every client once, at the same time, and returns when all
-// have answered or ProbeTimeout has passed. A refusal is logged as an
-// ERROR naming the client and its keys.
+// have answered or StartWait has passed. A refusal is logged as an ERROR
+// naming the client and its keys.
 func (g *CredentialGate) Start(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, e := range g.clients {
 		wg.Go(func() { g.probe(ctx, e, true) })
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-g.o.Clock.After(g.o.StartWait):
+	}
 }
 
 // Held returns why drops for the client labelled label must wait, or ""
@@ -237,4 +252,23 @@ func (g *CredentialGate) probe(ctx context.Context, e *gated, first bool) {
 		log.Warn("could not check the credentials: unexpected answer; drops go ahead",
 			"vendor", e.Label, "error", err)
 	}
+}
+
+// Vendors returns the configured vendor clients, for the daemon to build
+// its CredentialGate over.
+func (p *Pipeline) Vendors() []vendors.Vendor { return p.o.Vendors }
+
+// VendorOf names the configured vendor whose marker the drop folder dir
+// has, or "" when it has none or several (the pipeline fails those).
+func (p *Pipeline) VendorOf(dir string) string {
+	name := ""
+	for _, v := range p.o.Vendors {
+		if _, err := os.Lstat(filepath.Join(dir, v.Marker())); err == nil {
+			if name != "" {
+				return ""
+			}
+			name = v.Name()
+		}
+	}
+	return name
 }
