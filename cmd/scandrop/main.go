@@ -40,6 +40,7 @@ Usage:
   scandrop check FOLDER                    validate a drop offline; touches nothing
   scandrop demo                            the offline sandbox: fake vendors, bundled examples
   scandrop status [--config FILE] [--json] jobs in processing, inbox folders, last results
+  scandrop doctor [--config FILE]          check the setup: config, watch folders, vendors, listener, hooks
   scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]
   scandrop version
 
@@ -90,6 +91,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, rest, stdout, stderr)
 	case "status":
 		err = cmdStatus(ctx, rest, stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, rest, stdout, stderr)
 	case "service":
 		err = cmdService(ctx, rest, stdout, stderr)
 	case "version", "--version":

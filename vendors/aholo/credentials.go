@@ -29,9 +29,9 @@ func (v *Vendor) CheckCredentials(ctx context.Context) error {
 	var me *missingEndpoint
 	switch {
 	case errors.As(err, &me):
-		return vendors.E(vendors.Rejected, op, fmt.Errorf("%w: the endpoint has no such API; check aholo.endpoint (it ends in /v2/aholo)", err))
+		return vendors.E(vendors.Rejected, "", fmt.Errorf("%w: the endpoint has no such API; check aholo.endpoint (it ends in /v2/aholo)", err))
 	case vendors.KindOf(err) == vendors.Auth:
-		return vendors.E(vendors.Auth, op, fmt.Errorf("%w; check app_key, app_secret and appuid, and this machine's clock (every call is signed with a timestamp)", err))
+		return vendors.E(vendors.Auth, "", fmt.Errorf("%w; check app_key, app_secret and appuid, and this machine's clock (every call is signed with a timestamp)", err))
 	case err != nil:
 		return err
 	case t.OUSToken == "":
