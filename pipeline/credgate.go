@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,7 +139,7 @@ func (g *CredentialGate) Held(label string) string {
 	defer g.mu.Unlock()
 	for _, e := range g.clients {
 		if e.Label == label && e.refused != "" {
-			how := "scandrop asks again every " + g.o.MaxWait.String()
+			how := "scandrop asks again every " + shortDuration(g.o.MaxWait)
 			if e.ReadSecret != nil {
 				how += " and at once when the secret file changes"
 			} else {
@@ -190,7 +191,9 @@ func (g *CredentialGate) due() []*gated {
 	defer g.mu.Unlock()
 	var out []*gated
 	for _, e := range g.clients {
-		if e.refused != "" && e.ReadSecret != nil {
+		// A refusal, or a job's auth failure: the file may hold a new
+		// secret (rotated, or fixed).
+		if (e.refused != "" || e.now) && e.ReadSecret != nil {
 			s, err := e.ReadSecret()
 			if sum := sha256.Sum256([]byte(s)); err == nil && sum != e.sum {
 				e.sum = sum
@@ -252,6 +255,18 @@ func (g *CredentialGate) probe(ctx context.Context, e *gated, first bool) {
 		log.Warn("could not check the credentials: unexpected answer; drops go ahead",
 			"vendor", e.Label, "error", err)
 	}
+}
+
+// shortDuration is d as people write it: "1m", not "1m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Vendors returns the configured vendor clients, for the daemon to build

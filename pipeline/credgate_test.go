@@ -68,6 +68,7 @@ type checker struct {
 	err    error
 	calls  int
 	secret string
+	accept string // the secret SetSecret makes good
 	probed chan struct{}
 }
 
@@ -86,7 +87,7 @@ func (c *checker) SetSecret(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.secret = s
-	if s == "good" {
+	if s == c.accept {
 		c.err = nil
 	}
 }
@@ -130,7 +131,7 @@ var errRefused = vendors.E(vendors.Auth, "realsee: access_token", "code -1: ille
 func TestCredentialGate(t *testing.T) {
 	clock := &manualClock{now: time.Unix(1_800_000_000, 0)}
 	logs := &syncBuf{}
-	rs := &checker{err: errRefused, probed: make(chan struct{}, 100)}
+	rs := &checker{err: errRefused, accept: "good", probed: make(chan struct{}, 100)}
 	ah := &checker{err: vendors.E(vendors.Transient, "aholo", "connection refused"), probed: make(chan struct{}, 100)}
 	ok := &checker{probed: make(chan struct{}, 100)}
 	var secretMu sync.Mutex
@@ -149,7 +150,7 @@ func TestCredentialGate(t *testing.T) {
 	g.Start(ctx)
 
 	why := g.Held("realsee")
-	for _, want := range []string{"realsee refuses the credentials", "realsee.app_secret_file (/x/realsee.secret)", "when the secret file changes"} {
+	for _, want := range []string{"realsee refuses the credentials", "realsee.app_secret_file (/x/realsee.secret)", "asks again every 1m and at once when the secret file changes"} {
 		if !strings.Contains(why, want) {
 			t.Errorf("Held(realsee) = %q, want it to contain %q", why, want)
 		}
@@ -211,13 +212,31 @@ func TestCredentialGate(t *testing.T) {
 		t.Errorf("no line saying the drops go ahead; log:\n%s", logs)
 	}
 
-	// A job failing with kind auth makes Run ask at once.
+	// A job failing with kind auth makes Run ask at once, with the
+	// secret file's content if it changed (a rotation): accepted, nothing
+	// held, no ERROR.
+	rs.mu.Lock()
+	rs.err, rs.accept = errRefused, "rotated"
+	rs.mu.Unlock()
+	secretMu.Lock()
+	secret = "rotated"
+	secretMu.Unlock()
+	before := rs.count()
+	g.Suspect("realsee")
+	waitUntil(t, func() bool { return rs.count() > before })
+	rs.mu.Lock()
+	got := rs.secret
+	rs.mu.Unlock()
+	if got != "rotated" {
+		t.Errorf("the probe after an auth failure used the old secret, not the rotated file's")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if h := g.Held("realsee"); h != "" || strings.Count(logs.String(), "level=ERROR") != 1 {
+		t.Errorf("a rotated secret file, read at an auth failure, still holds drops (%q) or logs an ERROR", h)
+	}
+	// Revoked: held again, with a new ERROR line.
 	rs.set(errRefused)
 	g.Suspect("realsee")
-	select {
-	case <-rs.probed:
-	case <-time.After(5 * time.Second):
-	}
 	waitUntil(t, func() bool { return g.Held("realsee") != "" })
 	cancel()
 	<-done
