@@ -326,22 +326,35 @@ func checkVendor(ctx context.Context, r *doctorReport, cfg *config.Config, o doc
 
 	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err == nil && proxy != nil {
+		// The calls go through the proxy, which resolves the name and
+		// makes the connection: the credential check tests that way.
+		r.ok(what, "reached through the proxy "+proxy.Host+" (HTTPS_PROXY/HTTP_PROXY)")
+	} else if !checkEndpoint(cctx, r, what, label, u.Scheme, host, port) {
+		return
+	}
+	checkCredentials(cctx, r, label, keys, v, dates)
+}
+
+// checkEndpoint resolves host and connects to it (with TLS for https);
+// it reports whether the credential check is worth making.
+func checkEndpoint(ctx context.Context, r *doctorReport, what, label, scheme, host, port string) bool {
 	if net.ParseIP(host) == nil {
-		addrs, err := net.DefaultResolver.LookupHost(cctx, host)
+		addrs, err := net.DefaultResolver.LookupHost(ctx, host)
 		if err != nil {
 			r.fail(what, "the name does not resolve: "+err.Error(), "check "+label+".endpoint and this machine's DNS")
-			return
+			return false
 		}
 		r.ok(what, fmt.Sprintf("resolves (%s)", strings.Join(addrs[:min(len(addrs), 3)], ", ")))
 	}
 	addr := net.JoinHostPort(host, port)
-	if u.Scheme == "https" {
+	if scheme == "https" {
 		d := &tls.Dialer{Config: &tls.Config{ServerName: host}}
-		conn, err := d.DialContext(cctx, "tcp", addr)
+		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			r.fail(what, "TLS handshake failed: "+err.Error(),
 				"check "+label+".endpoint, a proxy or firewall intercepting TLS, and this machine's CA certificates")
-			return
+			return false
 		}
 		st := conn.(*tls.Conn).ConnectionState()
 		conn.Close()
@@ -351,21 +364,26 @@ func checkVendor(ctx context.Context, r *doctorReport, cfg *config.Config, o doc
 		}
 		r.ok(what, detail+")")
 	} else {
-		conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", addr)
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 		if err != nil {
 			r.fail(what, "cannot connect: "+err.Error(), "check "+label+".endpoint and the network (firewall, proxy)")
-			return
+			return false
 		}
 		conn.Close()
 		r.ok(what, "connects (plain http, no TLS)")
 	}
+	return true
+}
 
+// checkCredentials makes the vendor client's one authenticated call and
+// compares the clocks on its answer's Date.
+func checkCredentials(ctx context.Context, r *doctorReport, label string, keys credentialKeys, v vendors.Vendor, dates *dateRecorder) {
 	c, ok := v.(vendors.CredentialChecker)
 	if !ok {
 		return
 	}
-	what = label + " credentials"
-	err = c.CheckCredentials(cctx)
+	what := label + " credentials"
+	err := c.CheckCredentials(ctx)
 	switch kind := vendors.KindOf(err); {
 	case err == nil:
 		r.ok(what, "accepted ("+probeCalls[label]+")")
@@ -373,7 +391,7 @@ func checkVendor(ctx context.Context, r *doctorReport, cfg *config.Config, o doc
 		r.fail(what, "the vendor refuses them: "+err.Error(), keys.Keys)
 	case kind == vendors.Transient:
 		r.fail(what, "could not be checked, the vendor did not answer: "+err.Error(),
-			"check "+label+".endpoint and the network; an outage passes by itself")
+			"check "+label+".endpoint, the network and any proxy; a vendor outage passes by itself")
 	default:
 		r.fail(what, "unexpected answer: "+err.Error(), "check "+label+".endpoint")
 	}
