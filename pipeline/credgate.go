@@ -191,9 +191,7 @@ func (g *CredentialGate) due() []*gated {
 	defer g.mu.Unlock()
 	var out []*gated
 	for _, e := range g.clients {
-		// A refusal, or a job's auth failure: the file may hold a new
-		// secret (rotated, or fixed).
-		if (e.refused != "" || e.now) && e.ReadSecret != nil {
+		if e.refused != "" && e.ReadSecret != nil {
 			s, err := e.ReadSecret()
 			if sum := sha256.Sum256([]byte(s)); err == nil && sum != e.sum {
 				e.sum = sum
