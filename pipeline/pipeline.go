@@ -445,7 +445,7 @@ func (p *Pipeline) accountOf(dir string, rec Record) string {
 	if len(rec.IDs) > 0 || rec.Submit == "sent" {
 		return rec.Account
 	}
-	return p.o.WatchAccounts[filepath.Dir(filepath.Dir(dir))]
+	return p.AccountOf(dir)
 }
 
 // timeoutKey names the job's vendor timeout for messages: "realsee", or

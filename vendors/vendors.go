@@ -67,6 +67,32 @@ type Finisher interface {
 	Finish(ctx context.Context, j Journal, st *Status) error
 }
 
+// CredentialChecker is implemented by a vendor client that can tell
+// whether the vendor accepts its credentials; `scandrop doctor` and the
+// daemon's start-up probe use it.
+type CredentialChecker interface {
+	// CheckCredentials makes ONE authenticated call that changes nothing
+	// the operator would see on the account, and returns:
+	//   - nil when the vendor accepted the credentials;
+	//   - an error of kind Auth when it refused them: the message names
+	//     the configuration keys to fix;
+	//   - an error of kind Transient when the vendor could not be asked
+	//     (network, 5xx, throttling): an outage says nothing about the
+	//     credentials;
+	//   - an error of another kind (Rejected) when the vendor answered in
+	//     a way that says neither, such as a wrong endpoint.
+	// It never returns a secret in the error.
+	CheckCredentials(ctx context.Context) error
+}
+
+// SecretSetter is implemented by a vendor client whose secret can be
+// replaced while it runs, so that a fixed secret file takes effect
+// without a restart. Calls already under way keep the old secret; every
+// later call, CheckCredentials included, uses the new one.
+type SecretSetter interface {
+	SetSecret(secret string)
+}
+
 // IDs are the vendor's identifiers of a task (task_code, project_id, ...),
 // written to the journal and to result.json as vendor_ids.
 type IDs map[string]string

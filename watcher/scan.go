@@ -335,6 +335,15 @@ func (w *Watcher) claim(f *folder, r *runner) {
 		w.warnOnce(f, "not claiming folder: a job with this name is already in processing/, will retry", "path", dst)
 		return
 	}
+	if w.opts.Hold != nil {
+		if why := w.opts.Hold(src); why != "" {
+			if f.block != blockHeld || f.held != why {
+				w.log.Info("not claiming folder yet", "folder", name, "reason", why)
+			}
+			w.update(f, func() { f.block, f.held = blockHeld, why })
+			return
+		}
+	}
 	if !r.slots.TryAcquire() {
 		if f.block != blockSlot {
 			w.log.Debug("folder ready, waiting for a free job slot", "folder", name)

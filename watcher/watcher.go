@@ -78,6 +78,13 @@ type Options struct {
 	Markers []string
 	// Logger receives one event per line; nil means slog.Default().
 	Logger *slog.Logger
+	// Hold, if set, is asked about each ready folder (its path in inbox/)
+	// just before it would be claimed: a non-empty answer says why it
+	// must wait, leaves it in inbox/ (Inbox shows the answer) and it is
+	// asked again at the next check. The daemon holds the drops of a
+	// vendor whose credentials are refused. It runs on the watcher's
+	// goroutine and must be quick.
+	Hold func(path string) string
 }
 
 // Subdirectories of the watch root.
@@ -150,6 +157,7 @@ type folder struct {
 	pass      uint64 // pass of the last observation
 	block     block  // why a ready folder is not claimed yet
 	problem   string // read or claim error, for Inbox
+	held      string // why Hold keeps it, with blockHeld
 	// Without a marker: the names at the root, and when they last changed.
 	top        string
 	topChanged time.Time
@@ -166,6 +174,7 @@ const (
 	blockSlot        // no free job slot
 	blockBusy        // processing/<name> exists
 	blockError       // rename failed
+	blockHeld        // Options.Hold said to wait
 )
 
 // FolderState says why a folder in inbox/ has not been claimed yet.
@@ -572,6 +581,8 @@ func (w *Watcher) Inbox() []FolderState {
 			st.Reason = "waiting for a free job slot"
 		case f.block == blockBusy:
 			st.Reason = busyReason(f.name)
+		case f.block == blockHeld:
+			st.Reason = f.held
 		case f.block == blockError:
 			st.Reason = "cannot claim, retrying: " + f.problem
 		default:

@@ -93,6 +93,8 @@ type daemon struct {
 	// and gives live status its fresher view.
 	monitor  *ops.Monitor
 	reporter *ops.Reporter
+	// gate, if set, holds the drops of a vendor refusing the credentials.
+	gate *pipeline.CredentialGate
 
 	mu       sync.Mutex
 	running  map[string]bool
@@ -134,7 +136,7 @@ func (d *daemon) run(ctx context.Context) error {
 		w, err := watcher.New(watcher.Options{
 			Dir: wc.Dir, Mode: watcher.Mode(wc.Mode), PollInterval: time.Duration(wc.PollInterval),
 			Settle: time.Duration(wc.Settle), Markers: vendortable.MarkerNames(), Logger: d.log.With("watch", wc.Dir),
-			OnScan: d.scanned(wc.Dir),
+			OnScan: d.scanned(wc.Dir), Hold: d.hold,
 		})
 		if err != nil {
 			return usageError{err.Error()}
@@ -183,7 +185,7 @@ func (d *daemon) resumeLoop(ctx context.Context, root string, slots watcher.Slot
 			d.mu.Lock()
 			busy := d.running[dir]
 			d.mu.Unlock()
-			if busy || !slots.TryAcquire() {
+			if busy || d.hold(dir) != "" || !slots.TryAcquire() {
 				continue
 			}
 			d.wg.Add(1)
@@ -273,10 +275,16 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		Logger: log, UserAgent: "scandrop/" + version, Count: mon.Notified, Secrets: cfg.Secrets(),
 	})
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
-	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, pipeline.Observers{mon, notifier}), log: log, monitor: mon}
+	auth := &authFailures{}
+	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, pipeline.Observers{mon, notifier, auth}), log: log, monitor: mon}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Credentials first: a vendor refusing them holds its drops in inbox/.
+	d.gate = newCredentialGate(cfg, d.pipe, w.clock, log)
+	auth.gate = d.gate
+	d.gate.Start(ctx)
+	go d.gate.Run(ctx)
 	var served <-chan error
 	if cfg.HTTP != nil {
 		srv := &ops.Server{

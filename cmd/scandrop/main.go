@@ -43,6 +43,7 @@ Usage:
                                            jobs in processing (retrying, orphaned), inbox folders, last results
   scandrop retry [--config FILE] [--dry-run] [--fresh] NAME… | --failed [--kind KIND]
                                            move failed folders back to inbox/ (keeping task ids where safe)
+  scandrop doctor [--config FILE]          check the setup: config, watch folders, vendors, listener, hooks
   scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--scope system|user] [--run-as ACCOUNT] [--purge]
   scandrop version
 
@@ -95,6 +96,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, rest, stdout, stderr)
 	case "retry":
 		err = cmdRetry(ctx, rest, stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, rest, stdout, stderr)
 	case "service":
 		err = cmdService(ctx, rest, stdout, stderr)
 	case "version", "--version":

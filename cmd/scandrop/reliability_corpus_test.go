@@ -327,8 +327,8 @@ func TestReliabilityBadInputCorpus(t *testing.T) {
 	if n := r.ah.Creates(); n != 1 {
 		t.Errorf("%d Aholo creates, want 1 (the good drop)", n)
 	}
-	if n := r.ah.Calls("/v2/aholo/upload/token"); n != 3 {
-		t.Errorf("%d Aholo upload tokens, want 3 (the good drop's photos): an invalid drop called the vendor", n)
+	if n := r.ah.Calls("/v2/aholo/upload/token"); n != 3+1 {
+		t.Errorf("%d Aholo upload tokens, want 4 (the good drop's photos, and the credential probe at start): an invalid drop called the vendor", n)
 	}
 	gwCalls, ahCalls := requests()
 

@@ -131,15 +131,18 @@ func TestReliabilitySecretsAndPaths(t *testing.T) {
 	}
 	rotatedSecret, rotatedSession := currentStoreCredentials(t, r.gw)
 
-	// And a daemon whose app secret is wrong: an auth failure's text.
+	// And a daemon whose app secret is wrong: the refusal's text (the
+	// ERROR line at start, the reason the drop waits in inbox/).
 	bad := newRig(t, rigOptions{realsee: &realseetest.Options{}, logLevel: "debug"})
 	const wrongSecret = "rel-wrong-secret-NEVER-LOGGED-e2a9"
 	os.WriteFile(filepath.Join(bad.root, "realsee.secret"), []byte(wrongSecret+"\n"), 0o600)
 	bad.start()
 	bad.drop("secret-auth", realseeFiles(t, 1, 0))
-	res, where := bad.waitResult("secret-auth", 60*time.Second)
-	if where != "failed" || res.Error == nil || res.Error.Kind != "auth" {
-		t.Fatalf("wrong secret: landed in %s: %+v", where, res.Error)
+	eventually(t, "the wrong secret's drop to wait", 60*time.Second, func() bool {
+		return strings.Contains(bad.logText(), "vendor refuses the credentials") && strings.Contains(bad.logText(), "not claiming folder yet")
+	})
+	if e := bad.entries("failed"); len(e) != 0 {
+		t.Fatalf("wrong secret: failed/ holds %v", e)
 	}
 
 	secrets := map[string]string{

@@ -44,6 +44,12 @@ type Section interface {
 	secrets(prefix string, add func(key string, v Secret))
 	// warnings adds the section's risky settings.
 	warnings(prefix string, w *warner)
+	// Credentials names, for a person, the keys that make up the
+	// account's credentials (prefix as for resolve: "accounts[acme].realsee."),
+	// and the secret's file when it comes from one.
+	Credentials(prefix string) (keys []string, secretFile string)
+	// BaseURL is the endpoint the vendor's API is reached at.
+	BaseURL() string
 }
 
 // Section returns the section of the vendor named name ("realsee"), or
@@ -224,4 +230,13 @@ func accountList(as []Account) string {
 		out = append(out, a.Name)
 	}
 	return strings.Join(out, ", ")
+}
+
+// secretKey names a section's secret for a person: the file's key with
+// the file, or the key of the value.
+func secretKey(prefix, file string) string {
+	if file != "" {
+		return prefix + "app_secret_file (" + file + ")"
+	}
+	return prefix + "app_secret"
 }

@@ -102,3 +102,11 @@ func (a *Aholo) warnings(p string, w *warner) {
 	w.secretFile(p+"app_secret_file", a.AppSecretFile)
 	w.endpoint(p+"endpoint", a.Endpoint)
 }
+
+// Credentials implements Section.
+func (a *Aholo) Credentials(prefix string) ([]string, string) {
+	return []string{prefix + "app_key", prefix + "appuid", secretKey(prefix, a.AppSecretFile)}, a.AppSecretFile
+}
+
+// BaseURL implements Section.
+func (a *Aholo) BaseURL() string { return a.Endpoint }

@@ -101,3 +101,15 @@ func (r *Realsee) warnings(p string, w *warner) {
 	w.secretFile(p+"app_secret_file", r.AppSecretFile)
 	w.endpoint(p+"endpoint", r.Endpoint)
 }
+
+// Credentials implements Section.
+func (r *Realsee) Credentials(prefix string) ([]string, string) {
+	keys := []string{prefix + "app_key", secretKey(prefix, r.AppSecretFile),
+		// Accounts belong to one region: a global account is refused by
+		// the mainland gateway.
+		prefix + "endpoint (the account's region)"}
+	return keys, r.AppSecretFile
+}
+
+// BaseURL implements Section.
+func (r *Realsee) BaseURL() string { return r.Endpoint }

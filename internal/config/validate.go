@@ -3,10 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -117,22 +115,13 @@ func (d *decoder) readSecretFile(secretKey, fileKey string, secret *Secret, file
 		return
 	}
 	*file = absPath(base, *file)
-	data, err := os.ReadFile(*file)
+	s, err := ReadSecretFile(*file)
 	if err != nil {
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			err = pe.Err
-		}
-		d.report(key, fmt.Sprintf("%s: cannot read %s: %v", key, *file, err))
+		d.report(key, fmt.Sprintf("%s: %v", key, err))
 		d.bad[key] = true
 		return
 	}
-	s := strings.TrimRight(string(data), "\r\n")
-	if s == "" {
-		d.report(key, fmt.Sprintf("%s: %s is empty", key, *file))
-		d.bad[key] = true
-		return
-	}
-	*secret = Secret(s)
+	*secret = s
 }
 
 // validate reports every invalid value through report(path, message), where

@@ -47,4 +47,3 @@ func TestCommandAccountEnv(t *testing.T) {
 		}
 	}
 }
-

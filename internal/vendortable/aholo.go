@@ -12,8 +12,10 @@ import (
 
 func init() {
 	register(Entry{
-		Name:   "aholo",
-		Marker: "recon.yaml",
+		Name:      "aholo",
+		Marker:    "recon.yaml",
+		ProbeCall: "GET /upload/token",
+		ClockSkew: "every call is signed with a timestamp the service checks, and refuses when too far off",
 		New: func(sec config.Section, env Env) vendors.Vendor {
 			a := sec.(*config.Aholo)
 			cfg := aholo.Config{

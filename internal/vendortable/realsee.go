@@ -11,8 +11,10 @@ import (
 
 func init() {
 	register(Entry{
-		Name:   "realsee",
-		Marker: "manifest.json",
+		Name:      "realsee",
+		Marker:    "manifest.json",
+		ProbeCall: "POST /auth/access_token",
+		ClockSkew: "its access tokens expire at a time this machine reads on its own clock, so they are used expired or renewed too often",
 		New: func(sec config.Section, env Env) vendors.Vendor {
 			r := sec.(*config.Realsee)
 			return realsee.New(realsee.Config{

@@ -62,6 +62,22 @@ type Entry struct {
 	// Demo starts the vendor's emulator for `scandrop demo`; tasks finish
 	// after a few polls of pollEvery.
 	Demo func(pollEvery time.Duration) Fake
+	// ProbeCall names the one authenticated call the client's
+	// CheckCredentials makes ("POST /auth/access_token"), for doctor.
+	ProbeCall string
+	// ClockSkew says why the vendor cares about this machine's clock, for
+	// doctor's warning when the clocks disagree.
+	ClockSkew string
+}
+
+// Lookup returns the entry of the vendor named name.
+func Lookup(name string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
 }
 
 // entries is the table. Each vendor's entry lives in a file of this

@@ -122,7 +122,7 @@ func New(cfg Config) *Vendor {
 	// Credentials go only where each request was sent (vendors.GuardRedirects).
 	cfg.HTTPClient = vendors.GuardRedirects(cfg.HTTPClient, cfg.Logger)
 	if cfg.Signer == nil {
-		cfg.Signer = OpenAPISigner{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, AppUID: cfg.AppUID, Clock: cfg.Clock}
+		cfg.Signer = newSecretSigner(OpenAPISigner{AppKey: cfg.AppKey, AppSecret: cfg.AppSecret, AppUID: cfg.AppUID, Clock: cfg.Clock})
 	}
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil || u.Host == "" {

@@ -1,12 +1,12 @@
 //go:build windows
 
-package aholo
+package diskfree
 
 import "golang.org/x/sys/windows"
 
-// freeBytes is the space the caller may still write on the volume holding
+// Free is the space the caller may still write on the volume holding
 // dir; ok is false when it cannot be told.
-func freeBytes(dir string) (free int64, ok bool) {
+func Free(dir string) (free int64, ok bool) {
 	p, err := windows.UTF16PtrFromString(dir)
 	if err != nil {
 		return 0, false

@@ -1,12 +1,12 @@
 //go:build unix
 
-package aholo
+package diskfree
 
 import "golang.org/x/sys/unix"
 
-// freeBytes is the space an unprivileged user may still write on the file
+// Free is the space an unprivileged user may still write on the file
 // system holding dir; ok is false when it cannot be told.
-func freeBytes(dir string) (free int64, ok bool) {
+func Free(dir string) (free int64, ok bool) {
 	var st unix.Statfs_t
 	if unix.Statfs(dir, &st) != nil {
 		return 0, false

@@ -1,0 +1,3 @@
+// Package diskfree tells how much space is left for this process on the
+// file system holding a directory.
+package diskfree
