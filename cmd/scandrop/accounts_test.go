@@ -362,3 +362,61 @@ func TestAccountsFairTurns(t *testing.T) {
 		t.Errorf("b1 was claimed %d-th, after %v: the busy watch took the turns", pos+1, order[:pos])
 	}
 }
+
+// TestAccountsCredentialGateAndDoctor: the credential probe and doctor
+// cover every account's clients. With acme's Realsee secret wrong, doctor
+// exits 1 naming acme's client and its keys while the default's passes;
+// the daemon holds acme's Realsee drop in inbox/ while the default's
+// Realsee drop finishes, and fixing acme's secret file releases it
+// without a restart.
+func TestAccountsCredentialGateAndDoctor(t *testing.T) {
+	a := newAcctRig(t)
+	secretFile := filepath.Join(a.root, "acme-realsee.secret")
+	if err := os.WriteFile(secretFile, []byte("wrong-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runBin(t, "doctor", "--config", a.cfgPath)
+	if code != 1 {
+		t.Fatalf("doctor with acme's secret wrong: exit %d, want 1\n%s", code, out)
+	}
+	var acmeLine, ownLine string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(l, "realsee (account acme) credentials"):
+			acmeLine = l
+		case strings.Contains(l, "realsee credentials"):
+			ownLine = l
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(acmeLine), "FAIL") || !strings.Contains(out, "accounts[acme].realsee.app_secret_file") {
+		t.Errorf("doctor does not fail acme's Realsee credentials naming its keys:\n%s", out)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(ownLine), "OK") {
+		t.Errorf("doctor does not pass the default account's Realsee credentials:\n%s", out)
+	}
+
+	a.start()
+	dropIn(t, a.acme, "acme-house", realseeNamed(t, "acme-house"))
+	dropIn(t, a.own, "own-house", realseeNamed(t, "own-house"))
+	if res, where := resultIn(t, a.own, "own-house", 60*time.Second); where != "done" {
+		t.Fatalf("the default account's drop landed in %s: %v", where, res)
+	}
+	eventually(t, "the ERROR line naming acme's Realsee client", 10*time.Second, func() bool {
+		return strings.Contains(a.logText(), "realsee (account acme)") && strings.Contains(a.logText(), "accounts[acme].realsee.app_secret_file")
+	})
+	if _, err := os.Stat(filepath.Join(a.acme, "inbox", "acme-house")); err != nil {
+		t.Fatalf("acme's drop left inbox/ while its credentials are refused: %v", err)
+	}
+	if n := len(a.acmeRS.Submits()); n != 0 {
+		t.Fatalf("acme's gateway got %d submits while refusing the credentials", n)
+	}
+	if err := os.WriteFile(secretFile, []byte(acmeRSSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, where := resultIn(t, a.acme, "acme-house", 60*time.Second); where != "done" || res["account"] != "acme" {
+		t.Fatalf("acme's drop after the fix landed in %s: %v", where, res)
+	}
+	if strings.Contains(a.logText(), acmeRSSecret) || strings.Contains(out, acmeRSSecret) {
+		t.Error("acme's secret appears in the log or doctor's output")
+	}
+}
