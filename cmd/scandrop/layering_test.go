@@ -29,6 +29,8 @@ var waitsAllowed = map[string]struct {
 	"cmd/scandrop/daemon.go":      {1, "the period of the search for orphaned jobs"},
 	"cmd/scandrop/progress.go":    {1, "the progress display's refresh"},
 	"cmd/scandrop/demo.go":        {2, "the demo's wait for its results, and its bound"},
+	"cmd/scandrop/doctor.go":      {1, "how long doctor waits for a file event"},
+	"pipeline/credgate.go":        {2, "the bound on the start-up probe, and the period a refused secret file is re-read"},
 	"cmd/scandrop/retention.go":   {1, "the period of the retention sweep"},
 	"cmd/scandrop/status.go":      {1, "status --watch's refresh period"},
 	"cmd/scandrop/service.go":     {1, "how long a started service must keep running to count as started"},

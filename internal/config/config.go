@@ -92,6 +92,10 @@ type Config struct {
 
 	// Path is the absolute path of the file loaded; empty for Default.
 	Path string `yaml:"-"`
+
+	// offline is set by LoadOffline: the vendor sections, http, notify and
+	// accounts were not read.
+	offline bool
 }
 
 // Watch is one watched folder.

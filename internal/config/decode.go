@@ -87,6 +87,7 @@ func parseMode(data []byte, path string, lookup func(string) (string, bool), off
 	if root != nil {
 		d.value(root, reflect.ValueOf(c).Elem(), "")
 	}
+	c.offline = d.offline
 	c.setDefaults(func(p string) bool { return d.explicit[p] })
 	d.resolve(c, base)
 	c.validate(d.report)

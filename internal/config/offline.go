@@ -23,7 +23,7 @@ var offlineKeys = map[string]bool{
 // LoadOffline reads the file at path like Load, for the commands that only
 // read and move folders in the watch dirs (status, retry), never calling a
 // vendor: it resolves no secret. The keys of the vendor sections (realsee,
-// aholo and the like), http and notify are recognised as keys but their
+// aholo and the like), accounts, http and notify are recognised as keys but their
 // values are not read — their ${VAR}s need not be set and their *_file
 // files need not be readable — so those sections are nil or empty in the
 // result. Every other key is read and validated as Load does, an unset

@@ -163,7 +163,11 @@ func (c *Config) validate(report func(path, msg string)) {
 	c.validateRetention(reportf)
 
 	c.eachSection(func(prefix string, sec Section) { sec.validate(prefix, ck) })
-	c.validateAccounts(ck)
+	if !c.offline {
+		// Offline (LoadOffline) the accounts are not read: a watch's
+		// account is only a label for status and retry.
+		c.validateAccounts(ck)
+	}
 	if h := c.HTTP; h != nil {
 		if msg := checkListen(h.Listen); msg != "" {
 			reportf("http.listen", "http.listen: %s", msg)
