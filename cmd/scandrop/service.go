@@ -167,19 +167,18 @@ func runAsService(level string, daemon func(ctx context.Context, log *slog.Logge
 	return s.Run()
 }
 
-func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("service", &cf)
-	fs.StringVar(&cf.user, "user", "", "account the service runs as (Windows: one that can reach the SMB shares; LocalSystem cannot)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--user ACCOUNT]"}
-	}
-	action := pos[0]
-	path := cf.config
+// serviceOptions are the flags and argument of `scandrop service` (cli.go).
+type serviceOptions struct {
+	globalFlags
+	action string // install, uninstall, start, stop, restart or status
+	user   string
+}
+
+// runService is `scandrop service ACTION`.
+func runService(ctx context.Context, opts serviceOptions, stdout, stderr io.Writer) error {
+	action := opts.action
+	path := opts.config
+	var err error
 	if action == "install" {
 		cfg, err := loadConfig(path) // refuse to install a service that cannot start
 		if err != nil {
@@ -196,7 +195,7 @@ func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	s, err := service.New(&program{}, serviceConfig(path, cf.user, runtime.GOOS))
+	s, err := service.New(&program{}, serviceConfig(path, opts.user, runtime.GOOS))
 	if err != nil {
 		return err
 	}

@@ -52,21 +52,17 @@ func (d *daemon) report(ctx context.Context) ops.Report {
 	return r.Report(ctx, srcs)
 }
 
-// cmdStatus is `scandrop status`: read from the watch folders themselves,
+// statusOptions are the flags of `scandrop status` (cli.go).
+type statusOptions struct {
+	globalFlags
+	json bool
+}
+
+// runStatus is `scandrop status`: read from the watch folders themselves,
 // so it works whether or not a daemon runs, and on any host that mounts
 // them.
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("status", &cf)
-	fs.BoolVar(&cf.json, "json", false, "print JSON")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError{"status takes no arguments"}
-	}
-	cfg, err := loadConfig(cf.config)
+func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(opts.config)
 	if err != nil {
 		return err
 	}
@@ -75,7 +71,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		srcs = append(srcs, ops.Source{Dir: w.Dir})
 	}
 	rep := newReporter().Report(ctx, srcs)
-	if cf.json {
+	if opts.json {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err
