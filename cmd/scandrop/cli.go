@@ -95,6 +95,11 @@ func newRootCmd(stderr io.Writer) *cobra.Command {
 	root.RegisterFlagCompletionFunc("log-level", fixedCompletions("debug", "info", "warn", "error"))
 	root.MarkPersistentFlagFilename("config", "yaml", "yml")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// "scandrop stauts --json": the root parsed --json because no
+		// command matched; the mistyped command is the error to report.
+		if a := c.Flags().Args(); !c.HasParent() && len(a) > 0 {
+			return unknownCommand(c, a[0])
+		}
 		return usageError{fmt.Sprintf("%v; see '%s --help'", err, c.CommandPath())}
 	})
 
@@ -108,6 +113,20 @@ func newRootCmd(stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 	)
 	root.SetHelpCommand(newHelpCmd(root))
+	// cobra's `completion bash|zsh|fish|powershell`, with an unknown or
+	// missing shell a usage error rather than its help and exit 0.
+	root.InitDefaultCompletionCmd()
+	if cc, _, err := root.Find([]string{"completion"}); err == nil && cc != root {
+		cc.Args = cobra.ArbitraryArgs
+		cc.RunE = func(c *cobra.Command, a []string) error {
+			if len(a) == 0 {
+				c.SetOut(stderr)
+				c.Usage()
+				return usageError{""}
+			}
+			return usageError{fmt.Sprintf("no completion for the shell %q: bash, zsh, fish or powershell; see 'scandrop completion --help'", a[0])}
+		}
+	}
 	return root
 }
 
