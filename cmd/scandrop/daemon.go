@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -397,7 +396,7 @@ func runProcess(ctx context.Context, opts processOptions, stdout, stderr io.Writ
 		}
 		return err
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
+	b, _ := pipeline.IndentJSON(res)
 	fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
 	if !res.Success() {
 		return errJobFailed

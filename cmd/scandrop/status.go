@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,7 +71,7 @@ func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer
 	}
 	rep := newReporter().Report(ctx, srcs)
 	if opts.json {
-		b, err := json.MarshalIndent(rep, "", "  ")
+		b, err := pipeline.IndentJSON(rep)
 		if err != nil {
 			return err
 		}

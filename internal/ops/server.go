@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/pipeline"
 )
 
 // Server is the HTTP listener: / (the status page), /status (the report
@@ -84,7 +84,9 @@ func (s *Server) routes() http.Handler {
 		rep := s.Report(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		// Never taken for HTML, so < and > need no \u escape in it.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		b, _ := pipeline.IndentJSON(rep)
 		w.Write(append(textsafe.EscapeJSON(b), '\n'))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
