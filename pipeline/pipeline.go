@@ -601,11 +601,13 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 			return err
 		}
 		wait, left := retryWait(backoff, err), start.Add(s.Timeout).Sub(r.p.o.Clock.Now())
+		// No stage prefix: err names its operation already ("realsee:
+		// upload: put: ..."), and the stage is result.json's own field.
 		if left < 0 {
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
+			return vendors.E(vendors.Transient, "", fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}
 		if ra := vendors.RetryAfterOf(err); ra > left {
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.vendorName, err))
+			return vendors.E(vendors.Transient, "", fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", ra, r.vendorName, err))
 		}
 		wait = min(wait, left)
 		out.failed(err)
