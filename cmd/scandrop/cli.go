@@ -21,7 +21,9 @@ import (
 // To add a command: write `type xOptions struct{ globalFlags; ... }` and
 // `func runX(ctx context.Context, opts xOptions, stdout, stderr io.Writer)
 // error`, then a newXCmd(g *globalFlags) below, and add it to the list in
-// newRootCmd.
+// newRootCmd. A command still written the old way (func(ctx, args,
+// stdout, stderr) with its own flag set) can be wired in meanwhile with
+// legacyCommand (cli_legacy.go).
 
 // globalFlags are accepted by every command, before or after its name
 // (`scandrop --config x.yaml run` and `scandrop run --config x.yaml`), and
