@@ -218,7 +218,7 @@ func TestLegacyCommand(t *testing.T) {
 		fs := newFlagSet("old", &cf)
 		fs.BoolVar(&cf.json, "json", false, "")
 		pos, err := parseFlags(fs, args)
-		got = append(pos, cf.config, cf.logLevel)
+		got = append(pos, cf.global().config, cf.global().logLevel)
 		return err
 	}))
 	var out bytes.Buffer

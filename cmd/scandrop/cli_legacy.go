@@ -25,6 +25,11 @@ type commonFlags struct {
 	user      string
 }
 
+// global is what loggerFor and the new runX functions take.
+func (cf commonFlags) global() globalFlags {
+	return globalFlags{config: cf.config, logFormat: cf.logFormat, logLevel: cf.logLevel}
+}
+
 func newFlagSet(name string, cf *commonFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
