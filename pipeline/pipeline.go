@@ -691,10 +691,12 @@ func (r *run) retry(ctx context.Context, stage string, s VendorSettings, fn func
 		case werr == nil:
 		case !errors.Is(werr, backoff.ErrDeadline):
 			return werr // ctx's own deadline comes first
+		// No stage prefix: err names its operation already ("realsee:
+		// upload: put: ..."), and the stage is result.json's own field.
 		case !passed:
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.timeoutKey(), err))
+			return vendors.E(vendors.Transient, "", fmt.Errorf("the vendor asks to retry after %s, past the %s timeout in config.yaml: %w", vendors.RetryAfterOf(err), r.timeoutKey(), err))
 		default:
-			return vendors.E(vendors.Transient, stage, fmt.Errorf("still failing after %s: %w", s.Timeout, err))
+			return vendors.E(vendors.Transient, "", fmt.Errorf("still failing after %s: %w", s.Timeout, err))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"path/filepath"
@@ -142,9 +143,25 @@ func ShowPaths(msg, dir string) string {
 
 func writeResult(dir string, r *Result) error {
 	r.bound(dir)
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := IndentJSON(r)
 	if err != nil {
 		return err
 	}
 	return WriteFileAtomic(filepath.Join(dir, ResultFile), append(b, '\n'))
+}
+
+// IndentJSON is v as JSON for people to read (result.json, status
+// --json, the process command's output): indented by two spaces, with no
+// final newline, and with <, > and & as themselves. encoding/json writes
+// them as \u003c, \u003e and \u0026 by default, for JSON pasted into HTML;
+// none of these is, and "Drop <B>" must read as such in an editor.
+func IndentJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

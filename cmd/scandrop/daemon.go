@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -229,21 +228,17 @@ func (d *daemon) handle(ctx context.Context, dir string, fresh bool) {
 	}
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("run", &cf)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError{"run takes no arguments"}
-	}
-	cfg, cfgErr := loadConfig(cf.config)
+// runOptions are the flags of `scandrop run` (cli.go).
+type runOptions struct{ globalFlags }
+
+// runRun is `scandrop run`: the daemon in the foreground, or under the
+// Windows service manager.
+func runRun(ctx context.Context, opts runOptions, stdout, stderr io.Writer) error {
+	cfg, cfgErr := loadConfig(opts.config)
 	if underServiceManager() {
 		// The SCM must be answered whatever happens next; a bad config is
 		// then reported in the event log.
-		level := cf.logLevel
+		level := opts.logLevel
 		if level == "" && cfg != nil {
 			level = cfg.Log.Level
 		}
@@ -257,7 +252,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfgErr != nil {
 		return cfgErr
 	}
-	log, err := loggerFor(cfg, cf, stderr)
+	log, err := loggerFor(cfg, opts.globalFlags, stderr)
 	if err != nil {
 		return err
 	}
@@ -331,8 +326,9 @@ func watchDirs(cfg *config.Config) []string {
 	return dirs
 }
 
-func loggerFor(cfg *config.Config, cf commonFlags, w io.Writer) (*slog.Logger, error) {
-	format, level := cf.logFormat, cf.logLevel
+// loggerFor is the logger of a command: the flags, else the config.
+func loggerFor(cfg *config.Config, g globalFlags, w io.Writer) (*slog.Logger, error) {
+	format, level := g.logFormat, g.logLevel
 	if cfg != nil {
 		if format == "" {
 			format = cfg.Log.Format
@@ -344,17 +340,15 @@ func loggerFor(cfg *config.Config, cf commonFlags, w io.Writer) (*slog.Logger, e
 	return newLogger(w, format, level)
 }
 
-func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("process", &cf)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: scandrop process [--config FILE] FOLDER"}
-	}
-	cfg, err := loadConfig(cf.config)
+// processOptions are the flags and argument of `scandrop process`.
+type processOptions struct {
+	globalFlags
+	folder string
+}
+
+// runProcess is `scandrop process FOLDER`: one job, in place.
+func runProcess(ctx context.Context, opts processOptions, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(opts.config)
 	if err != nil {
 		return err
 	}
@@ -367,25 +361,25 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer bar.Close()
 		obs, logOut = bar, bar
 	}
-	log, err := loggerFor(cfg, cf, logOut)
+	log, err := loggerFor(cfg, opts.globalFlags, logOut)
 	if err != nil {
 		return err
 	}
-	dir, err := filepath.Abs(pos[0])
+	dir, err := filepath.Abs(opts.folder)
 	if err != nil {
 		return err
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		if claimedByDaemon(dir) {
-			return errTaken{textsafe.Escape(pos[0]) + " is already taken by a scandrop daemon: it is in processing/ now; see scandrop status"}
+			return errTaken{textsafe.Escape(opts.folder) + " is already taken by a scandrop daemon: it is in processing/ now; see scandrop status"}
 		}
-		return usageError{fmt.Sprintf("%s: not a folder", textsafe.Escape(pos[0]))}
+		return usageError{fmt.Sprintf("%s: not a folder", textsafe.Escape(opts.folder))}
 	}
 	w := world{httpClient: http.DefaultClient, clock: vendors.SystemClock{}}
 	p := newPipeline(cfg, w, log, obs)
 	release, err := p.Own(ctx, dir)
 	if errors.Is(err, pipeline.ErrOwned) {
-		return errTaken{textsafe.Escape(pos[0]) + " is being run by another scandrop; see scandrop status"}
+		return errTaken{textsafe.Escape(opts.folder) + " is being run by another scandrop; see scandrop status"}
 	} else if err != nil {
 		return err
 	}
@@ -398,11 +392,11 @@ func cmdProcess(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
 			// A daemon watching this inbox claimed the folder (renamed it
 			// into processing/) while we ran: it runs the job from here.
-			return errTaken{textsafe.Escape(pos[0]) + " was taken by a scandrop daemon while this one ran it: it continues there; see scandrop status"}
+			return errTaken{textsafe.Escape(opts.folder) + " was taken by a scandrop daemon while this one ran it: it continues there; see scandrop status"}
 		}
 		return err
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
+	b, _ := pipeline.IndentJSON(res)
 	fmt.Fprintf(stdout, "%s\n", textsafe.EscapeJSON(b))
 	if !res.Success() {
 		return errJobFailed
@@ -420,17 +414,15 @@ func claimedByDaemon(dir string) bool {
 	return err == nil
 }
 
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("check", &cf)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: scandrop check FOLDER"}
-	}
-	dir := pos[0]
+// checkOptions are the flags and argument of `scandrop check`.
+type checkOptions struct {
+	globalFlags
+	folder string
+}
+
+// runCheck is `scandrop check FOLDER`: offline validation.
+func runCheck(ctx context.Context, opts checkOptions, stdout, stderr io.Writer) error {
+	dir := opts.folder
 	// Names, ids and messages come from the drop: each line is escaped
 	// (a terminal shows ESC as \x1b instead of obeying it) and bounded.
 	show := textsafe.Escape(dir)

@@ -24,36 +24,49 @@ import (
 	"github.com/scandrop/scandrop/vendors"
 )
 
-// cmdDemo is the offline sandbox: the vendor emulators and an S3 store run
-// in this process, the bundled examples are dropped into a fresh watch
-// folder, and the real daemon — watcher, pipeline, vendor clients — carries
-// them to done/.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("demo", &cf)
-	dirFlag := fs.String("dir", "", "watch folder to use (default: a new temporary folder)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError{"demo takes no arguments"}
-	}
+// demoOptions are the flags of `scandrop demo` (cli.go).
+type demoOptions struct {
+	globalFlags
+	dir  string // the watch folder; "" is a new temporary one
+	keep bool   // keep the temporary watch folder
+}
+
+// runDemo is the offline sandbox: the built-in vendor emulators and an S3
+// store run in this process, the bundled examples are dropped into a fresh
+// watch folder, and the real daemon — watcher, pipeline, vendor clients —
+// carries them to done/. The links it prints are the emulators': it says
+// so, as they lead nowhere once it exits. A temporary watch folder is
+// removed when the demo ends, however it ends, unless opts.keep; a folder
+// given with --dir is the user's and is kept.
+func runDemo(ctx context.Context, opts demoOptions, stdout, stderr io.Writer) error {
 	start := time.Now()
-	root := *dirFlag
+	root := opts.dir
+	var err error
 	if root == "" {
 		if root, err = os.MkdirTemp("", "scandrop-demo-"); err != nil {
 			return err
 		}
+		// Deferred first, so it runs last: after the daemon has stopped.
+		defer func() {
+			if opts.keep {
+				fmt.Fprintf(stdout, "kept the watch folder: %s\n", root)
+				return
+			}
+			if err := os.RemoveAll(root); err != nil {
+				fmt.Fprintf(stderr, "scandrop demo: could not remove the temporary watch folder: %v\n", err)
+				return
+			}
+			fmt.Fprintf(stdout, "removed the temporary watch folder %s (--keep keeps it)\n", root)
+		}()
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	level := cf.logLevel
+	level := opts.logLevel
 	if level == "" {
 		level = "warn" // the demo prints its own story; warnings still show
 	}
-	log, err := newLogger(stderr, cf.logFormat, level)
+	log, err := newLogger(stderr, opts.logFormat, level)
 	if err != nil {
 		return err
 	}
@@ -83,7 +96,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer os.RemoveAll(cfg.StateDir)
 
-	fmt.Fprintf(stdout, "scandrop demo — offline: fake vendor APIs (%s) and their stores run in this process\n", strings.Join(vendorNames(), ", "))
+	fmt.Fprintf(stdout, "scandrop demo — offline: scandrop's built-in emulators of the %s APIs\n"+
+		"(fake vendors) and an S3 store run in this process. Nothing is sent to the real vendors,\n"+
+		"and the links and asset URLs below are the emulators', not real tours or models.\n", strings.Join(vendorTitles(), " and "))
 	fmt.Fprintf(stdout, "watch folder: %s\n\n", root)
 	story := &demoStory{w: stdout, start: start}
 	events := story.say
@@ -94,9 +109,19 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	d := &daemon{cfg: cfg, pipe: newPipeline(cfg, w, log, story), log: log}
 
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	ran := make(chan error, 1)
 	go func() { ran <- d.run(runCtx) }()
+	// stopDaemon stops the daemon and waits for it, once; deferred, so
+	// that it has stopped before the watch folder is removed.
+	stopped := false
+	stopDaemon := func() {
+		if !stopped {
+			stop()
+			<-ran
+			stopped = true
+		}
+	}
+	defer stopDaemon()
 
 	drops, err := dropExamples(root)
 	if err != nil {
@@ -121,14 +146,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-ran:
+			stop()
+			stopped = true
 			return fmt.Errorf("the daemon stopped: %v", err)
 		case <-deadline:
 			return errors.New("demo: the drops did not finish within 90s")
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	stop()
-	<-ran
+	stopDaemon()
 
 	fmt.Fprintln(stdout)
 	failed := false
@@ -143,9 +169,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		switch {
 		case r.Success() && r.VRURL != "":
-			fmt.Fprintf(stdout, "%s: VR link %s\n", name, r.VRURL)
+			fmt.Fprintf(stdout, "%s: VR link (the emulator's, not a real tour) %s\n", name, r.VRURL)
 		case r.Success():
-			fmt.Fprintf(stdout, "%s: 3D assets\n", name)
+			fmt.Fprintf(stdout, "%s: 3D assets (the emulator's, not real models)\n", name)
 			for _, k := range sortedKeys(r.Assets) {
 				fmt.Fprintf(stdout, "    %-4s %s\n", k, r.Assets[k])
 			}
@@ -153,7 +179,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed = true
 			fmt.Fprintf(stdout, "%s: FAILED at %s: %s\n", name, r.Error.Stage, r.Error.Message)
 		}
-		fmt.Fprintf(stdout, "    result: %s\n", results[name])
+		rel, _ := filepath.Rel(root, results[name])
+		fmt.Fprintf(stdout, "    result: %s\n", rel) // in the watch folder
 	}
 	fmt.Fprintf(stdout, "\ndone in %.1fs\n", time.Since(start).Seconds())
 	if failed {
@@ -162,10 +189,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func vendorNames() []string {
+// vendorTitles names every vendor for people, from the table.
+func vendorTitles() []string {
 	var out []string
 	for _, e := range vendortable.All() {
-		out = append(out, e.Name)
+		out = append(out, e.Title)
 	}
 	return out
 }

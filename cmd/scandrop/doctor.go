@@ -55,20 +55,6 @@ const (
 	doctorLineMax = 1024
 )
 
-// cmdDoctor is `scandrop doctor [--config FILE]`.
-func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	fs := newFlagSet("doctor", &cf)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError{"usage: scandrop doctor [--config FILE]"}
-	}
-	return runDoctor(ctx, doctorOptions{Config: cf.config}, stdout, stderr)
-}
-
 // runDoctor checks the setup named by o and prints one line per check on
 // stdout: OK, WARN (works, but at a risk) or FAIL (does not work), each
 // problem with its fix. It returns errJobFailed (exit 1) when a check

@@ -252,7 +252,7 @@ func TestDoctorListenerAndHooks(t *testing.T) {
 
 // Usage and an unreadable config exit 2, as in every command.
 func TestDoctorUsage(t *testing.T) {
-	if out, code := runBin(t, "doctor", "extra"); code != 2 || !strings.Contains(out, "usage: scandrop doctor") {
+	if out, code := runBin(t, "doctor", "extra"); code != 2 || !strings.Contains(out, "doctor takes no arguments") {
 		t.Errorf("doctor extra: exit %d, %q", code, out)
 	}
 	if out, code := runBin(t, "doctor", "--config", filepath.Join(t.TempDir(), "nope.yaml")); code != 2 || !strings.Contains(out, "nope.yaml") {

@@ -2,22 +2,19 @@
 // Realsee VR tour, photos or video for an Aholo 3D reconstruction — and
 // carries each one through its vendor's API to a result.json.
 //
-// See README.md for the commands; this file only parses flags and wires
-// the packages together.
+// See README.md for the commands; cli.go defines the command line, the
+// other files wire the packages together.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/vendors"
@@ -31,27 +28,7 @@ const (
 	// exitTaken: process found the folder already taken by another
 	// scandrop (a daemon claimed it, or runs it): nothing is wrong with the
 	// drop or the command, and the other scandrop carries on with the job.
-	exitTaken   = 3
-	usageHeader = `scandrop — carries project drops from watch folders to the 3D scanning vendors.
-
-Usage:
-  scandrop run [--config FILE]            the daemon, in the foreground
-  scandrop process [--config FILE] FOLDER  run one folder now, in place (writes FOLDER/result.json)
-  scandrop check FOLDER                    validate a drop offline; touches nothing
-  scandrop demo                            the offline sandbox: fake vendors, bundled examples
-  scandrop status [--config FILE] [--json] [--watch] [--interval 2s]
-                                           jobs in processing (retrying, orphaned), inbox folders, last results
-  scandrop retry [--config FILE] [--dry-run] [--fresh] NAME… | --failed [--kind KIND]
-                                           move failed folders back to inbox/ (keeping task ids where safe)
-  scandrop doctor [--config FILE]          check the setup: config, watch folders, vendors, listener, hooks
-  scandrop service install|uninstall|start|stop|restart|status [--config FILE] [--scope system|user] [--run-as ACCOUNT] [--purge]
-  scandrop version
-
-Common flags:
-  --config FILE       default ./config.yaml, then the OS config dir (/etc/scandrop/config.yaml)
-  --log-format FMT    text (default) or json
-  --log-level LEVEL   debug, info, warn, error (overrides config)
-`
+	exitTaken = 3
 )
 
 type usageError struct{ msg string }
@@ -68,45 +45,6 @@ func main() {
 		os.Exit(exitCode(err, os.Stderr))
 	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func runMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usageHeader+vendorUsage())
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	cmd, rest := args[0], args[1:]
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	var err error
-	switch cmd {
-	case "run":
-		err = cmdRun(ctx, rest, stderr)
-	case "process":
-		err = cmdProcess(ctx, rest, stdout, stderr)
-	case "check":
-		err = cmdCheck(ctx, rest, stdout, stderr)
-	case "demo":
-		err = cmdDemo(ctx, rest, stdout, stderr)
-	case "status":
-		err = cmdStatus(ctx, rest, stdout, stderr)
-	case "retry":
-		err = cmdRetry(ctx, rest, stdout, stderr)
-	case "doctor":
-		err = cmdDoctor(ctx, rest, stdout, stderr)
-	case "service":
-		err = cmdService(ctx, rest, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, versionString())
-		return exitOK
-	default:
-		err = usageError{fmt.Sprintf("unknown command %q; run 'scandrop help'", cmd)}
-	}
-	return exitCode(err, stderr)
 }
 
 // errJobFailed is returned by process and check when the job or the drop
@@ -128,7 +66,9 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, errJobFailed):
 		return exitFailed
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "scandrop:", ue.msg)
+		if ue.msg != "" { // "" when the usage was printed instead
+			fmt.Fprintln(stderr, "scandrop:", ue.msg)
+		}
 		return exitUsage
 	case errors.As(err, &te):
 		fmt.Fprintln(stderr, "scandrop:", te.msg)
@@ -140,65 +80,46 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitUsage
 }
 
-// commonFlags are accepted by every command.
-type commonFlags struct {
-	config    string
-	logFormat string
-	logLevel  string
-	json      bool
-	user      string
-}
-
-func newFlagSet(name string, cf *commonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cf.config, "config", "", "config file")
-	fs.StringVar(&cf.logFormat, "log-format", "", "text or json")
-	fs.StringVar(&cf.logLevel, "log-level", "", "debug, info, warn or error")
-	return fs
-}
-
-// parseFlags parses flags that may come before or after positional
-// arguments ("process FOLDER --config x" works as well as the other way).
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	switch strings.ToLower(level) {
-	case "", "info":
-		lv = slog.LevelInfo
-	case "debug":
-		lv = slog.LevelDebug
-	case "warn", "warning":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	default:
-		return nil, usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
+	lv, err := parseLogLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLogFormat(format); err != nil {
+		return nil, err
 	}
 	// Every value is bounded and escaped: log lines carry names and
 	// messages from drops.
 	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: textsafe.LogAttr}
-	switch format {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usageError{fmt.Sprintf("unknown log format %q (text, json)", format)}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// parseLogLevel is the one reading of a log level, from --log-level or
+// the config's log.level: "" is info.
+func parseLogLevel(level string) (slog.Level, error) {
+	switch strings.ToLower(level) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
+}
+
+// checkLogFormat is the one check of a log format: "" is text.
+func checkLogFormat(format string) error {
+	switch format {
+	case "", "text", "json":
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown log format %q (text, json)", format)}
 }
 
 // routeStdLog sends what the standard library writes through the log

@@ -30,7 +30,11 @@ type progressBar struct {
 	pipeline.NopObserver
 	out   io.Writer
 	now   func() time.Time
-	width int
+	width int // columns when the terminal does not tell (COLUMNS, else 80)
+	// cols is the terminal's width now, 0 if unknown: asked at each draw,
+	// so that a resized window gets a bar that fits, never one that wraps
+	// (a wrapped bar is not erased by the next redraw: lines of garbage).
+	cols func() int
 
 	mu           sync.Mutex
 	shown        bool // a bar is on the screen
@@ -52,6 +56,9 @@ func newProgressBar(out io.Writer) *progressBar {
 	var cols int
 	if _, err := fmt.Sscan(os.Getenv("COLUMNS"), &cols); err == nil && cols >= 40 {
 		p.width = cols
+	}
+	if f, ok := out.(*os.File); ok {
+		p.cols = func() int { return termColumns(f) }
 	}
 	// Elapsed times move on while nothing is reported (the vendor's wait).
 	p.stopped.Add(1)
@@ -143,8 +150,16 @@ func (p *progressBar) clear() {
 func (p *progressBar) draw() {
 	p.lastDraw = p.now()
 	line := p.render()
-	if r := []rune(line); len(r) > p.width-1 {
-		line = string(r[:p.width-1])
+	width := p.width
+	if p.cols != nil {
+		if c := p.cols(); c > 0 {
+			width = c
+		}
+	}
+	// One column short of the edge: a line that fills the last column
+	// leaves some terminals' cursor pending a wrap.
+	if r := []rune(line); len(r) > width-1 {
+		line = string(r[:max(width-1, 0)])
 	}
 	io.WriteString(p.out, "\r\033[K"+line)
 	p.shown = true

@@ -28,23 +28,6 @@ type retryOptions struct {
 	DryRun bool
 }
 
-// cmdRetry is `scandrop retry NAME… | --failed [--kind K]`.
-func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	var opts retryOptions
-	fs := newFlagSet("retry", &cf)
-	fs.BoolVar(&opts.Failed, "failed", false, "retry every folder in failed/")
-	fs.StringVar(&opts.Kind, "kind", "", "with --failed: only the failures of this kind")
-	fs.BoolVar(&opts.Fresh, "fresh", false, "set .scandrop/ aside: the job starts anew (a new vendor task)")
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "say what would be moved; move nothing")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	opts.Config, opts.Names = cf.config, pos
-	return runRetry(ctx, opts, stdout, stderr)
-}
-
 // retryTarget is one folder of a failed/ to move back.
 type retryTarget struct {
 	root, name string

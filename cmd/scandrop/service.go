@@ -87,37 +87,6 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
   --settle DURATION   start: how long the service must keep running to count as started (3s)
 status exits 0 running, 3 stopped, 4 not installed, 1 unknown.`
 
-// cmdService parses the flags of `scandrop service` into serviceOptions.
-func cmdService(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	var o serviceOptions
-	var user string
-	fs := newFlagSet("service", &cf)
-	fs.StringVar(&o.Scope, "scope", "system", "system or user")
-	fs.StringVar(&o.RunAs, "run-as", "", "account the system service runs as")
-	fs.StringVar(&user, "user", "", "deprecated: --run-as")
-	fs.BoolVar(&o.Purge, "purge", false, "uninstall: remove the environment file too")
-	fs.StringVar(&o.Init, "init", "", "init system")
-	fs.StringVar(&o.Root, "root", "", "relocate under DIR")
-	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "start: how long the service must stay up")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{serviceUsage}
-	}
-	if user != "" {
-		if o.RunAs != "" {
-			return usageError{"--user is the old name of --run-as: give one of them"}
-		}
-		fmt.Fprintln(stderr, "scandrop: --user ACCOUNT is now --run-as ACCOUNT (--scope user installs a per-user service)")
-		o.RunAs = user
-	}
-	o.Action, o.Config = pos[0], cf.config
-	return runService(ctx, o, stdout, stderr)
-}
-
 // runService carries out o.Action.
 func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer) error {
 	switch o.Action {

@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/scandrop/scandrop/internal/config"
@@ -82,31 +79,6 @@ const (
 	minStatusInterval     = 100 * time.Millisecond
 )
 
-// cmdStatus is `scandrop status`: read from the watch folders themselves,
-// so it works whether or not a daemon runs, and on any host that mounts
-// them.
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf commonFlags
-	var opts statusOptions
-	fs := newFlagSet("status", &cf)
-	fs.BoolVar(&opts.JSON, "json", false, "print JSON")
-	fs.BoolVar(&opts.Watch, "watch", false, "refresh every --interval until Ctrl-C")
-	fs.DurationVar(&opts.Interval, "interval", defaultStatusInterval, "refresh period of --watch (implies --watch)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	fs.Visit(func(f *flag.Flag) { opts.Watch = opts.Watch || f.Name == "interval" })
-	if len(pos) > 0 {
-		return usageError{"status takes no arguments"}
-	}
-	opts.Config = cf.config
-	if f, ok := stdout.(*os.File); ok {
-		opts.Terminal = isTerminal(f)
-	}
-	return runStatus(ctx, opts, stdout, stderr)
-}
-
 // runStatus prints the status of every watch once, or with Watch every
 // Interval until ctx ends (Ctrl-C), which is a success.
 func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer) error {
@@ -157,10 +129,10 @@ func writeStatus(w io.Writer, rep ops.Report, asJSON bool) error {
 	if !asJSON {
 		return ops.WriteText(w, rep)
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+	b, err := pipeline.IndentJSON(rep)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", textsafe.EscapeJSON(b))
+	_, err = w.Write(textsafe.EscapeJSON(b))
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scandrop/scandrop/internal/textsafe"
+	"github.com/scandrop/scandrop/pipeline"
 )
 
 // Server is the HTTP listener: / (the status page), /status (the report
@@ -84,7 +84,9 @@ func (s *Server) routes() http.Handler {
 		rep := s.Report(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		// Never taken for HTML, so < and > need no \u escape in it.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		b, _ := pipeline.IndentJSON(rep)
 		w.Write(append(textsafe.EscapeJSON(b), '\n'))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +190,11 @@ table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 th { font-weight: 600; color: #555; font-size: .85em; text-transform: uppercase; letter-spacing: .03em; }
 td.name { font-family: ui-monospace, monospace; }
+/* A folder name keeps its line up to 24 characters; longer ones, and
+   vendor ids, wrap anywhere rather than squeeze the other columns. */
+td.folder { min-width: 24ch; overflow-wrap: anywhere; }
+td.ids { overflow-wrap: anywhere; }
+td.stage { min-width: 20ch; }
 .none { color: #999; font-style: italic; }
 .err { color: #b00020; }
 .ok { color: #0a7d32; }
@@ -206,21 +213,21 @@ td.progress { white-space: nowrap; }
 {{if .Processing}}<table class="processing">
 <tr><th>folder</th><th>vendor</th><th>stage</th><th>progress</th><th>age</th><th>vendor ids</th></tr>
 {{range .Processing}}<tr>
-<td class="name">{{.Folder}}</td><td>{{.Vendor}}</td>
-<td>{{.Stage}} <span class="meta">for {{.StageAge}}</span>{{if .VendorStatus}}<br><span class="meta">vendor: {{.VendorStatus}}</span>{{end}}{{if .Retrying}}<br><span class="warn">retrying: {{.Retrying}}{{if .NextAttemptIn}} (next attempt {{.NextAttemptIn}}){{end}}</span>{{end}}{{if .Orphaned}}<br><span class="warn">{{.Orphan}}</span>{{end}}{{if .Error}}<br><span class="err">{{.Error}}</span>{{end}}</td>
+<td class="name folder">{{.Folder}}</td><td>{{.Vendor}}</td>
+<td class="stage">{{.Stage}} <span class="meta">for {{.StageAge}}</span>{{if .VendorStatus}}<br><span class="meta">vendor: {{.VendorStatus}}</span>{{end}}{{if .Retrying}}<br><span class="warn">retrying: {{.Retrying}}{{if .NextAttemptIn}} (next attempt {{.NextAttemptIn}}){{end}}</span>{{end}}{{if .Orphaned}}<br><span class="warn">{{.Orphan}}</span>{{end}}{{if .Error}}<br><span class="err">{{.Error}}</span>{{end}}</td>
 <td class="progress">{{if .TotalBytes}}<progress max="{{.TotalBytes}}" value="{{.UploadedBytes}}"></progress> {{pct .UploadedBytes .TotalBytes}}% of {{bytes .TotalBytes}}{{end}}</td>
-<td>{{.Age}}</td><td class="name">{{ids .VendorIDs}}</td>
+<td>{{.Age}}</td><td class="name ids">{{ids .VendorIDs}}</td>
 </tr>{{end}}
 </table>{{else}}<p class="none">nothing running</p>{{end}}
 <h3>Inbox ({{len .Inbox}}{{if .InboxMore}} of {{add (len .Inbox) .InboxMore}}{{end}})</h3>
 {{if .Inbox}}<table class="inbox">
 <tr><th>folder</th><th>why it is not picked up yet</th></tr>
-{{range .Inbox}}<tr><td class="name">{{.Folder}}</td><td{{if .Refused}} class="warn"{{end}}>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
+{{range .Inbox}}<tr><td class="name folder">{{.Folder}}</td><td{{if .Refused}} class="warn"{{end}}>{{.Reason}}{{if .Problem}}<br><span class="err">will fail: {{.Problem}}{{if gt .Problems 1}} (and {{.Problems}} problems in all; run scandrop check){{end}}</span>{{end}}</td></tr>
 {{end}}</table>{{if .InboxMore}}<p class="meta">and {{.InboxMore}} more, not listed</p>{{end}}{{else}}<p class="none">empty</p>{{end}}
 <h3>Recent results</h3>
 {{if .Recent}}<table class="recent">
 <tr><th>folder</th><th>status</th><th>finished</th><th>link or error</th></tr>
-{{range .Recent}}<tr><td class="name">{{.Folder}}</td>
+{{range .Recent}}<tr><td class="name folder">{{.Folder}}</td>
 <td class="{{if eq .Status "success"}}ok{{else}}err{{end}}">{{.Status}}</td><td>{{when .FinishedAt}}</td>
 <td>{{if .Error}}<span class="err">{{.Error}}</span>{{else if .Link}}<a href="{{.Link}}">{{.Link}}</a>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="none">none yet</p>{{end}}

@@ -13,6 +13,7 @@ import (
 func init() {
 	register(Entry{
 		Name:      "aholo",
+		Title:     "Aholo",
 		Marker:    "recon.yaml",
 		ProbeCall: "GET /upload/token",
 		ClockSkew: "every call is signed with a timestamp the service checks, and refuses when too far off",

@@ -12,6 +12,7 @@ import (
 func init() {
 	register(Entry{
 		Name:      "realsee",
+		Title:     "Realsee",
 		Marker:    "manifest.json",
 		ProbeCall: "POST /auth/access_token",
 		ClockSkew: "its access tokens expire at a time this machine reads on its own clock, so they are used expired or renewed too often",

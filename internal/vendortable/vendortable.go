@@ -50,6 +50,8 @@ type Entry struct {
 	// (config.Vendors), result.json's "vendor", and the folder of its
 	// samples in the examples package.
 	Name string
+	// Title is the vendor's name for people ("Realsee").
+	Title string
 	// Marker is the entry at a drop folder's root that selects the vendor.
 	Marker string
 	// New builds a client for one account's section of this vendor (never

@@ -88,7 +88,10 @@ func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		return vendors.E(vendors.Transient, op, fmt.Errorf("journal: %w", err))
 	}
 	u.prog.report()
-	j.log.Info("aholo: uploading", "files", len(todo), "of", len(j.files))
+	// Said once per attempt, when its first byte goes out: an attempt
+	// that sends nothing (no upload token, OUS unreachable) is the
+	// pipeline's retry warning to tell, not an upload to announce again.
+	u.prog.sending = sync.OnceFunc(func() { j.log.Info("aholo: uploading", "files", len(todo), "of", len(j.files)) })
 
 	// After a failure no new file starts; those under way finish, so that
 	// what they send is recorded and not sent again by the retry.
@@ -529,6 +532,8 @@ type progress struct {
 	p     vendors.Progress
 	total int64
 	done  atomic.Int64
+	// sending, if set, is called as file bytes go out (by countingReader).
+	sending func()
 }
 
 func (p *progress) add(n int64) {
@@ -575,6 +580,9 @@ func (u *uploader) counter(fp *fileProg, r io.Reader) *countingReader {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if n > 0 {
+		if c.fp.prog.sending != nil {
+			c.fp.prog.sending()
+		}
 		c.read.Add(int64(n))
 		c.job.sent.Add(int64(n))
 		c.fp.add(int64(n))
