@@ -377,6 +377,7 @@ type multipart struct {
 	st          *uploadState
 	j           vendors.Journal
 	arch        *archive
+	crc         *crcPass // the entries' CRCs, computed as the parts go
 	concurrency int
 	progress    vendors.Progress
 	sent        *atomic.Int64 // body bytes handed to the store, re-sends included
@@ -439,6 +440,7 @@ func (m *multipart) run(ctx context.Context) error {
 			}
 		}()
 	}
+	var feedErr error
 feed:
 	for n := 1; n <= total; n++ {
 		m.mu.Lock()
@@ -446,6 +448,12 @@ feed:
 		m.mu.Unlock()
 		if have {
 			continue
+		}
+		// A part is sent once the CRCs of the headers in it are known.
+		if err := m.crc.waitFor(ctx, int64(n-1)*m.st.PartSize+m.partLen(n)); err != nil {
+			feedErr = err
+			cancel()
+			break
 		}
 		select {
 		case todo <- n:
@@ -456,6 +464,9 @@ feed:
 	close(todo)
 	wg.Wait()
 	close(errs)
+	if feedErr != nil {
+		return feedErr // (the parts in flight then fail for being cancelled)
+	}
 	if err := <-errs; err != nil {
 		return err
 	}
