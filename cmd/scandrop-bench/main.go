@@ -1,14 +1,17 @@
 //go:build linux
 
 // Command scandrop-bench measures scandrop at the limit of the disk and the
-// network, on this machine, in one run on the same data:
+// network, on this machine, in one run on the same data, and prints one
+// table of ratios (table.go):
 //
-//   - a Realsee drop of each size through the real daemon (`scandrop run`)
-//     into a real S3 server (versitygw on loopback), against the zip -0 -r
-//   - rclone copy a careful person would script, and against the limit:
-//     one multipart upload of the finished zip with the AWS SDK, same part
-//     size and concurrency, no packaging;
-//   - the daemon's peak RSS at each size;
+//   - a Realsee drop of each size through the real daemon (`scandrop run`),
+//     claim → submit, against the limit: one multipart upload of the ready
+//     zip with the AWS SDK, same part size, concurrency and signing, no
+//     packaging; and against zip -0 -r followed by that upload; on each S3
+//     server (MinIO and versitygw on loopback), rounds interleaved;
+//   - the daemon's peak RSS, the bytes it reads (read(2) and from the
+//     disk) and CPU per GiB of the client and the server;
+//   - the scenarios other files add (scenarios, table.go);
 //   - pickup latency from the last write to the claim, in notify and poll
 //     mode, and the CPU cost of a rescan of an inbox of 10,000 folders;
 //   - an Aholo drop (photos and a video) through scandrop against the same
@@ -16,10 +19,10 @@
 //
 // Usage:
 //
-//	go run ./cmd/scandrop-bench [-sizes 100MiB,1GiB,4GiB] [-quick] [-out bench-results/DATE.json]
+//	go run ./cmd/scandrop-bench [-sizes 100MiB,1GiB,4GiB] [-stores minio,versitygw] [-quick] [-cold] [-out bench-results/TIME.json]
 //
-// It needs versitygw (`make tools`); zip and rclone are optional (the
-// baseline is skipped, and said so, without them).
+// It needs versitygw and MinIO (`make bench` installs both); zip is
+// optional (zip+SDK is skipped, and said so, without it).
 package main
 
 import (
