@@ -91,7 +91,8 @@ func selfCPU() time.Duration {
 
 // runRealsee measures one size against every store: each round makes the
 // zip once (timed: the zip of zip+SDK), then, per store, the limit and
-// scandrop, the stores in turn first and last from round to round.
+// scandrop; the stores, and the limit and scandrop, take turns going first
+// from round to round.
 func (b *bench) runRealsee(ctx context.Context, label string, size int64) (*realseeResult, []Row, error) {
 	res := &realseeResult{Label: label}
 	setDir := filepath.Join(b.tmp, "sets", "nave-"+label)
@@ -125,28 +126,45 @@ func (b *bench) runRealsee(ctx context.Context, label string, size int64) (*real
 		}
 		for _, st := range order {
 			r := &storeRound{}
-			b.quiesce()
-			if b.cold {
-				if err := evict(zipPath); err != nil {
+			limit := func() error {
+				b.quiesce()
+				if b.cold {
+					if err := evict(zipPath); err != nil {
+						return err
+					}
+				}
+				b.logf("%s [%d/%d] %s: limit (one multipart upload of the made zip, AWS SDK)", label, round, b.runs, st.Name)
+				if r.Limit, err = b.limit(ctx, st, zipPath, "limit/nave-"+label+".zip"); err != nil {
+					return fmt.Errorf("%s: limit: %w", st.Name, err)
+				}
+				b.emptyBucket(ctx, st)
+				return nil
+			}
+			mine := func() error {
+				b.quiesce()
+				if b.cold {
+					if err := evict(setDir); err != nil {
+						return err
+					}
+				}
+				b.logf("%s [%d/%d] %s: scandrop end to end", label, round, b.runs, st.Name)
+				if r.Scandrop, err = b.scandropRealsee(ctx, st, setDir, "nave-"+label, total); err != nil {
+					return fmt.Errorf("%s: scandrop: %w", st.Name, err)
+				}
+				b.emptyBucket(ctx, st)
+				return nil
+			}
+			// Which of the two goes first alternates too, so that a trend in
+			// the machine's load favours neither.
+			pair := []func() error{limit, mine}
+			if round%2 == 0 {
+				slices.Reverse(pair)
+			}
+			for _, f := range pair {
+				if err := f(); err != nil {
 					return nil, nil, err
 				}
 			}
-			b.logf("%s [%d/%d] %s: limit (one multipart upload of the made zip, AWS SDK)", label, round, b.runs, st.Name)
-			if r.Limit, err = b.limit(ctx, st, zipPath, "limit/nave-"+label+".zip"); err != nil {
-				return nil, nil, fmt.Errorf("%s: limit: %w", st.Name, err)
-			}
-			b.emptyBucket(ctx, st)
-			b.quiesce()
-			if b.cold {
-				if err := evict(setDir); err != nil {
-					return nil, nil, err
-				}
-			}
-			b.logf("%s [%d/%d] %s: scandrop end to end", label, round, b.runs, st.Name)
-			if r.Scandrop, err = b.scandropRealsee(ctx, st, setDir, "nave-"+label, total); err != nil {
-				return nil, nil, fmt.Errorf("%s: scandrop: %w", st.Name, err)
-			}
-			b.emptyBucket(ctx, st)
 			b.logf("%s [%d/%d] %s: scandrop %.0f MiB/s (upload stage %.0f), limit %.0f MiB/s: %.0f%%", label, round, b.runs, st.Name,
 				r.Scandrop.MiBps, r.Scandrop.UploadMiBps, r.Limit.MiBps, 100*r.Scandrop.MiBps/r.Limit.MiBps)
 			s.Stores[st.Name] = r
