@@ -388,7 +388,7 @@ type multipart struct {
 	// journal asks the journal writer (run) to record the parts done; nil
 	// outside the parallel phase.
 	journal chan struct{}
-	done         atomic.Int64
+	done    atomic.Int64
 }
 
 func (m *multipart) parts() int {
