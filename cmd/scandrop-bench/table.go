@@ -71,14 +71,20 @@ type Other struct {
 	Speedup float64 `json:"speedup"` // scandrop's rate / this one's
 }
 
-// ratioStats is the median, min and max of per-round ratios.
+// ratioStats is the median (of an even count, the mean of the middle two),
+// min and max of per-round values.
 func ratioStats(r []float64) (med, lo, hi float64) {
 	if len(r) == 0 {
 		return 0, 0, 0
 	}
 	s := slices.Clone(r)
 	slices.Sort(s)
-	return s[(len(s)-1)/2], s[0], s[len(s)-1]
+	n := len(s)
+	med = s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
 }
 
 // rowsTable renders the one table.
