@@ -144,7 +144,7 @@ func main() {
 	cold := flag.Bool("cold", false, "Realsee runs start with the drop and the zip out of the page cache (read from the disk)")
 	storesFlag := flag.String("stores", "minio,versitygw", "S3 servers for the Realsee runs (minio: $SCANDROP_MINIO or .tools/bin/minio)")
 	binFlag := flag.String("scandrop-bin", "", "use this scandrop binary instead of building ./cmd/scandrop (A/B comparisons)")
-	runs := flag.Int("runs", 3, "rounds of the three Realsee contenders per size (the median is shown)")
+	runs := flag.Int("runs", 4, "rounds per size (even: each order of limit and scandrop as often; the median and the spread are shown)")
 	photos := flag.Int("aholo-photos", 500, "photos in the Aholo drop")
 	video := flag.String("aholo-video", "1GiB", "size of the Aholo drop's video")
 	flag.Parse()
