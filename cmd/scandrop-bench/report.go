@@ -5,6 +5,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -33,7 +34,7 @@ func markdown(r *Results) string {
 		p("Stages of the scandrop runs (median round; seconds after the claim at which each began):\n\n")
 		p("| size | store | package | upload | submit | upload MiB/s | e2e raw | gateway check |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.Realsee {
-			for name := range x.Rounds[0].Stores {
+			for _, name := range slices.Sorted(maps.Keys(x.Rounds[0].Stores)) {
 				var runs []scandropRun
 				for _, s := range x.Rounds {
 					runs = append(runs, s.Stores[name].Scandrop)
