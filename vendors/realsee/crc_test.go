@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,5 +163,60 @@ func TestUploadOverlapsCRCPass(t *testing.T) {
 	}
 	if got := h.store.Stats().BytesReceived; got < 4*mib {
 		t.Errorf("the store received %d bytes before the last file was read; want the first files' parts (≥ 4 MiB)", got)
+	}
+}
+
+// blockingJournal holds the second write of the upload's state (the first
+// with a part in it) until released.
+type blockingJournal struct {
+	*vendortest.MemJournal
+	mu      sync.Mutex
+	uploads int
+	release chan struct{}
+}
+
+func (j *blockingJournal) Store(key string, v any) error {
+	if key == journalUpload {
+		j.mu.Lock()
+		j.uploads++
+		n := j.uploads
+		j.mu.Unlock()
+		if n == 2 {
+			<-j.release
+		}
+	}
+	return j.MemJournal.Store(key, v)
+}
+
+// A slow journal write (an fsync while the disk writes back) does not hold
+// up the parts: with one part in flight, the next parts go while the write
+// recording the first is still under way.
+func TestSlowJournalDoesNotHoldParts(t *testing.T) {
+	h := newHugeSetup(t, mib, false)
+	h.dir = sparseDrop(t, 3, 2*mib)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v := New(Config{Endpoint: h.gw.URL, AppKey: "k", AppSecret: "s", PartSize: mib, UploadConcurrency: 1})
+	jb, err := v.Open(ctx, h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr := &blockingJournal{MemJournal: vendortest.NewMemJournal(), release: make(chan struct{})}
+	if err := jb.Package(ctx, jr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- jb.Upload(ctx, jr, nil) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.store.Stats().PartsUploaded < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	parts := h.store.Stats().PartsUploaded
+	close(jr.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if parts < 4 {
+		t.Fatalf("%d parts went up while the journal write for the first was held; want the others to go on", parts)
 	}
 }
