@@ -14,6 +14,7 @@ GO        ?= go
 TOOLS     := $(CURDIR)/.tools/bin
 VERSITYGW := $(TOOLS)/versitygw
 GORELEASER := $(TOOLS)/goreleaser
+MINIO     := $(TOOLS)/minio
 NAS_REPORT := $(CURDIR)/.tools/nas-tests.txt
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE      := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
@@ -77,12 +78,20 @@ cross:
 demo:
 	$(GO) run ./cmd/scandrop demo
 
-# The benchmark of issue 6 (docs/performance.md): scandrop end to end against
-# zip+rclone and a bare SDK upload, on a local versitygw. BENCH_FLAGS=-quick
-# for the 100 MiB-only run; results go to bench-results/<date>.json.
+# The benchmark (docs/performance.md): scandrop end to end against a bare
+# SDK upload of the ready zip and zip+SDK, on MinIO and versitygw on
+# loopback. BENCH_FLAGS=-quick for the 100 MiB-only run; results go to
+# bench-results/<time>.json and one line per run to bench-results/history.jsonl.
 .PHONY: bench
-bench: tools
-	SCANDROP_VERSITYGW=$(VERSITYGW) $(GO) run ./cmd/scandrop-bench $(BENCH_FLAGS)
+bench: tools $(MINIO)
+	SCANDROP_VERSITYGW=$(VERSITYGW) SCANDROP_MINIO=$(MINIO) $(GO) run ./cmd/scandrop-bench $(BENCH_FLAGS)
+
+# MinIO, the fast S3 server the benchmark needs (the tests do not: `make
+# test` does not build it). Pinned in tools/minio/go.mod, a module of its
+# own so that its dependencies never move versitygw's or goreleaser's; a
+# large build (minutes), done once, niced.
+$(MINIO): tools/minio/go.mod tools/minio/go.sum
+	cd tools/minio && GOBIN=$(TOOLS) nice $(GO) install github.com/minio/minio
 
 # The release (issue 11): goreleaser, pinned in tools/go.mod like versitygw,
 # in snapshot mode (nothing published), then the container image from the

@@ -1,14 +1,17 @@
 //go:build linux
 
 // Command scandrop-bench measures scandrop at the limit of the disk and the
-// network, on this machine, in one run on the same data:
+// network, on this machine, in one run on the same data, and prints one
+// table of ratios (table.go):
 //
-//   - a Realsee drop of each size through the real daemon (`scandrop run`)
-//     into a real S3 server (versitygw on loopback), against the zip -0 -r
-//   - rclone copy a careful person would script, and against the limit:
-//     one multipart upload of the finished zip with the AWS SDK, same part
-//     size and concurrency, no packaging;
-//   - the daemon's peak RSS at each size;
+//   - a Realsee drop of each size through the real daemon (`scandrop run`),
+//     claim → submit, against the limit: one multipart upload of the ready
+//     zip with the AWS SDK, same part size, concurrency and signing, no
+//     packaging; and against zip -0 -r followed by that upload; on each S3
+//     server (MinIO and versitygw on loopback), rounds interleaved;
+//   - the daemon's peak RSS, the bytes it reads (read(2) and from the
+//     disk) and CPU per GiB of the client and the server;
+//   - the scenarios other files add (scenarios, table.go);
 //   - pickup latency from the last write to the claim, in notify and poll
 //     mode, and the CPU cost of a rescan of an inbox of 10,000 folders;
 //   - an Aholo drop (photos and a video) through scandrop against the same
@@ -16,20 +19,18 @@
 //
 // Usage:
 //
-//	go run ./cmd/scandrop-bench [-sizes 100MiB,1GiB,4GiB] [-quick] [-out bench-results/DATE.json]
+//	go run ./cmd/scandrop-bench [-sizes 100MiB,1GiB,4GiB] [-stores minio,versitygw] [-quick] [-cold] [-out bench-results/TIME.json]
 //
-// It needs versitygw (`make tools`); zip and rclone are optional (the
-// baseline is skipped, and said so, without them).
+// It needs versitygw and MinIO (`make bench` installs both); zip is
+// optional (zip+SDK is skipped, and said so, without it).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,17 +42,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scandrop/scandrop/internal/testkit/testenv"
 	"github.com/scandrop/scandrop/vendors/aholo/aholotest"
-	"github.com/scandrop/scandrop/vendors/realsee/realseetest"
 )
 
 type bench struct {
 	tmp          string
 	bin          string
-	s3           *testenv.Server
-	gwURL        string // the fake Realsee gateway, through the timing wrapper
-	gwTimes      *pathTimes
+	stores       []*store // the S3 servers, each with its fake Realsee gateway
+	gwURL        string   // the Realsee gateway the next daemon is configured with
 	ah           *aholotest.Server
 	panos        [][]byte
 	photos       [][]byte
@@ -60,6 +58,7 @@ type bench struct {
 	settle       time.Duration
 	pollInterval time.Duration
 	runs         int
+	cold         bool // evict the drop and the zip from the page cache before each run
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -104,7 +103,9 @@ type Results struct {
 	Date        time.Time        `json:"date"`
 	Machine     machine          `json:"machine"`
 	Settings    settings         `json:"settings"`
+	Rows        []Row            `json:"rows"` // the table
 	Realsee     []*realseeResult `json:"realsee"`
+	Details     map[string]any   `json:"details,omitempty"` // by scenario
 	Pickup      []pickupResult   `json:"pickup"`
 	Rescan      *rescanResult    `json:"rescan,omitempty"`
 	Aholo       *aholoResult     `json:"aholo,omitempty"`
@@ -139,23 +140,29 @@ func main() {
 	poll := flag.Duration("poll-interval", 500*time.Millisecond, "watch poll_interval for the upload runs")
 	tmpFlag := flag.String("tmp", os.TempDir(), "where data sets, zips and the S3 store go")
 	cache := flag.String("cache", "", "where the generated base JPEGs are kept between runs (default <user cache>/scandrop-bench)")
-	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo")
+	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo or a scenario's name")
+	cold := flag.Bool("cold", false, "Realsee runs start with the drop and the zip out of the page cache (read from the disk)")
+	storesFlag := flag.String("stores", "minio,versitygw", "S3 servers for the Realsee runs (minio: $SCANDROP_MINIO or .tools/bin/minio)")
 	binFlag := flag.String("scandrop-bin", "", "use this scandrop binary instead of building ./cmd/scandrop (A/B comparisons)")
-	runs := flag.Int("runs", 3, "rounds of the three Realsee contenders per size (the median is shown)")
+	runs := flag.Int("runs", 4, "rounds per size (even: each order of limit and scandrop as often; the median and the spread are shown)")
 	photos := flag.Int("aholo-photos", 500, "photos in the Aholo drop")
 	video := flag.String("aholo-video", "1GiB", "size of the Aholo drop's video")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *sizesFlag, *quick, *out, *partSize, *conc, *settle, *poll, *tmpFlag, *cache, *skip, *photos, *video, *runs, *binFlag); err != nil {
+	coldRuns = *cold
+	if err := run(ctx, *sizesFlag, *quick, *out, *partSize, *conc, *settle, *poll, *tmpFlag, *cache, *skip, *photos, *video, *runs, *binFlag, *storesFlag); err != nil {
 		fmt.Fprintln(os.Stderr, "scandrop-bench:", err)
 		os.Exit(1)
 	}
 }
 
+// coldRuns is -cold.
+var coldRuns bool
+
 func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string, conc int, settle, poll time.Duration,
-	tmpRoot, cache, skipFlag string, photos int, video string, runs int, binFlag string) (err error) {
+	tmpRoot, cache, skipFlag string, photos int, video string, runs int, binFlag, storesFlag string) (err error) {
 	if quick {
 		sizesFlag = "100MiB"
 		photos = min(photos, 100)
@@ -184,7 +191,7 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 		skip[strings.TrimSpace(s)] = true
 	}
 	if out == "" {
-		out = filepath.Join("bench-results", time.Now().Format("2006-01-02")+".json")
+		out = filepath.Join("bench-results", time.Now().UTC().Format("2006-01-02T150405Z")+".json")
 	}
 	if cache == "" {
 		c, err := os.UserCacheDir()
@@ -208,7 +215,7 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 			fmt.Fprintf(os.Stderr, "daemon logs are in %s\n", logDir)
 		}
 	}()
-	b := &bench{tmp: tmp, partSize: ps, concurrency: conc, settle: settle, pollInterval: poll, gwTimes: &pathTimes{}, runs: max(runs, 1)}
+	b := &bench{tmp: tmp, partSize: ps, concurrency: conc, settle: settle, pollInterval: poll, runs: max(runs, 1), cold: coldRuns}
 
 	if binFlag != "" {
 		b.bin = binFlag
@@ -219,22 +226,34 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 			return fmt.Errorf("go build ./cmd/scandrop: %v\n%s", err, o)
 		}
 	}
-	b.logf("starting versitygw")
-	b.s3, err = testenv.StartServer(filepath.Join(tmp, "s3"), "vrlab-bench")
-	if err != nil {
-		return err
+	res := &Results{Date: time.Now().UTC(), Machine: describeMachine(tmp), Command: strings.Join(os.Args, " "),
+		Settings: settings{PartSize: ps, Concurrency: conc, SettleS: settle.Seconds(), PollInterval: poll.Seconds()},
+		Details:  map[string]any{}}
+	for _, name := range strings.Split(storesFlag, ",") {
+		var st *store
+		var err error
+		switch name = strings.TrimSpace(name); name {
+		case "versitygw":
+			b.logf("starting versitygw")
+			st, err = startVersityGW(filepath.Join(tmp, "s3-versitygw"))
+		case "minio":
+			b.logf("starting minio")
+			st, err = startMinIO(ctx, filepath.Join(tmp, "s3-minio"))
+		case "":
+			continue
+		default:
+			return fmt.Errorf("-stores: unknown store %q (minio, versitygw)", name)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer st.Close()
+		b.stores = append(b.stores, st)
 	}
-	defer b.s3.Close()
-	gw := realseetest.NewServer(realseetest.Options{
-		AppKey: "bench-key", AppSecret: "bench-secret",
-		S3Endpoint: b.s3.Endpoint, Bucket: b.s3.Bucket, Region: b.s3.Region,
-		AccessKey: b.s3.AccessKey, SecretKey: b.s3.SecretKey,
-		ProcessingPolls: -1, CredentialsTTL: 3600,
-	})
-	defer gw.Close()
-	gws := httptest.NewServer(b.gwTimes.wrap(gw))
-	defer gws.Close()
-	b.gwURL = gws.URL
+	if len(b.stores) == 0 {
+		return errors.New("-stores names no store")
+	}
+	b.gwURL = b.stores[0].gwURL
 	b.ah = aholotest.NewServer(aholotest.Options{AppKey: "bench-key", AppSecret: "bench-secret", AppUID: "bench-uid", ProcessingPolls: 1})
 	defer b.ah.Close()
 	// The daemons trust the fake's upload service (HTTPS, as in
@@ -245,8 +264,6 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 	}
 	os.Setenv("SSL_CERT_FILE", ca)
 
-	res := &Results{Date: time.Now().UTC(), Machine: describeMachine(tmp), Command: strings.Join(os.Args, " "),
-		Settings: settings{PartSize: ps, Concurrency: conc, SettleS: settle.Seconds(), PollInterval: poll.Seconds()}}
 	if rev, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
 		res.GitRevision = strings.TrimSpace(string(rev))
 		if st, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); len(st) > 0 {
@@ -271,13 +288,26 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 				res.Notes = append(res.Notes, note)
 				continue
 			}
-			r, err := b.runRealsee(ctx, labels[i], size)
+			r, rows, err := b.runRealsee(ctx, labels[i], size)
 			if err != nil {
 				return fmt.Errorf("%s: %w", labels[i], err)
 			}
 			res.Realsee = append(res.Realsee, r)
-			b.logf("%s: scandrop %.0f MiB/s, limit %.0f MiB/s, baseline %.0f MiB/s, peak RSS %s",
-				labels[i], r.Scandrop.MiBps, r.Limit.MiBps, r.Baseline.MiBps, human(r.Scandrop.PeakRSS))
+			res.Rows = append(res.Rows, rows...)
+		}
+	}
+	for _, sc := range scenarios {
+		if skip[sc.Name] {
+			continue
+		}
+		b.logf("scenario %s", sc.Name)
+		rows, details, err := sc.Run(ctx, b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		res.Rows = append(res.Rows, rows...)
+		if details != nil {
+			res.Details[sc.Name] = details
 		}
 	}
 	if !skip["pickup"] {
@@ -307,13 +337,8 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 		}
 	}
 
-	table := markdown(res)
-	fmt.Println(table)
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	jb, _ := json.MarshalIndent(res, "", "  ")
-	if err := os.WriteFile(out, append(jb, '\n'), 0o644); err != nil {
+	fmt.Println(markdown(res))
+	if err := writeResults(out, res); err != nil {
 		return err
 	}
 	b.logf("results written to %s", out)

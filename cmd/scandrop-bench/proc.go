@@ -261,3 +261,27 @@ func waitFile(path string, within time.Duration) error {
 	}
 	return fmt.Errorf("%s did not appear within %s", filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), within)
 }
+
+// ioCounters reads rchar (bytes returned by read(2) and the like, page
+// cache hits and sockets included) and read_bytes (bytes fetched from the
+// storage layer) from /proc/PID/io.
+func ioCounters(pid int) (rchar, readBytes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "rchar":
+			rchar = n
+		case "read_bytes":
+			readBytes = n
+		}
+	}
+	return rchar, readBytes, nil
+}

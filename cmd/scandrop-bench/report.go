@@ -3,7 +3,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -14,36 +17,45 @@ func markdown(r *Results) string {
 	m := r.Machine
 	p("scandrop-bench %s, %s: %d × %s, %s RAM, Linux %s, %s, tmp on %s\n",
 		r.Date.Format("2006-01-02 15:04 MST"), r.GitRevision, m.CPUs, m.CPU, m.MemTotal, m.Kernel, m.GoVersion, m.TmpFS)
-	p("part_size %s, upload_concurrency %d, settle %gs, poll_interval %gs; S3: versitygw on loopback (plain HTTP, signed payloads)\n\n",
-		human(r.Settings.PartSize), r.Settings.Concurrency, r.Settings.SettleS, r.Settings.PollInterval)
+	var names []string
+	for _, x := range r.Rows {
+		if !slices.Contains(names, x.Store) {
+			names = append(names, x.Store)
+		}
+	}
+	p("part_size %s, upload_concurrency %d, settle %gs, poll_interval %gs; stores on loopback (plain HTTP, signed payloads): %s\n\n",
+		human(r.Settings.PartSize), r.Settings.Concurrency, r.Settings.SettleS, r.Settings.PollInterval, strings.Join(names, ", "))
 
+	if len(r.Rows) > 0 {
+		p("**scandrop against the limit** (realsee: claim → submit against one SDK multipart upload of the ready zip, same part size and concurrency; zip+SDK: `zip -0 -r` then that upload; ratios are the median round, min–max over the rounds; read/byte: bytes the daemon read per byte of the drop, read(2) (from the disk); CPU per GiB of the drop)\n\n")
+		p("%s\n", rowsTable(r.Rows))
+	}
 	if len(r.Realsee) > 0 {
-		p("**Realsee drop → zip → S3 multipart** (MiB/s of the drop; CPU = client CPU s / versitygw CPU s)\n\n")
-		p("| size | images | scandrop e2e raw | e2e − settle | − gateway check | scandrop MiB/s | limit MiB/s | zip+rclone MiB/s | vs limit | vs baseline | peak RSS | CPU scandrop | CPU limit | CPU zip+rclone |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("Stages of the scandrop runs (median round; seconds after the claim at which each began):\n\n")
+		p("| size | store | package | upload | submit | upload MiB/s | e2e raw | gateway check |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.Realsee {
-			s := x.Scandrop
-			base, vsBase, baseCPU := "skipped", "–", "–"
-			if x.Baseline.Skipped == "" {
-				base = fmt.Sprintf("%.0f (zip %.1fs + rclone %.1fs)", x.Baseline.MiBps, x.Baseline.ZipS, x.Baseline.UploadS)
-				vsBase = fmt.Sprintf("%.2f×", x.RatioBaseline)
-				baseCPU = fmt.Sprintf("%.1f / %.1f", x.Baseline.CPUS, x.Baseline.ServerCPUS)
-			}
-			p("| %s | %d | %.2fs | %.2fs | %.2fs | **%.0f** | %.0f | %s | %.0f%% | %s | %s | %.1f / %.1f | %.1f / %.1f | %s |\n",
-				human(x.Size), x.Images, s.RawS, s.MinusSettleS, s.NetS, s.MiBps, x.Limit.MiBps, base,
-				100*x.RatioLimit, vsBase, human(s.PeakRSS), s.CPUS, s.ServerCPUS, x.Limit.CPUS, x.Limit.ServerCPUS, baseCPU)
-		}
-		p("\n")
-		for _, x := range r.Realsee {
-			if x.Baseline.Skipped != "" {
-				p("- %s: %s\n", human(x.Size), x.Baseline.Skipped)
+			for _, name := range slices.Sorted(maps.Keys(x.Rounds[0].Stores)) {
+				var runs []scandropRun
+				for _, s := range x.Rounds {
+					runs = append(runs, s.Stores[name].Scandrop)
+				}
+				slices.SortFunc(runs, func(a, b scandropRun) int { return cmp.Compare(a.MiBps, b.MiBps) })
+				s := runs[(len(runs)-1)/2]
+				st := s.Stages
+				p("| %s | %s | %.2f | %.2f | %.2f | %.0f | %.2fs | %.2fs |\n", human(x.Size), name, st["package"], st["upload"], st["submit"],
+					s.UploadMiBps, s.RawS, s.GatewayCheckS)
 			}
 		}
-		p("Stages of the scandrop runs (seconds after the claim at which each began):\n\n")
-		p("| size | package | upload | submit | wait | end | upload MiB/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		p("\nEvery round (MiB/s: scandrop / limit, zip s; load average at the start):\n\n")
 		for _, x := range r.Realsee {
-			st := x.Scandrop.Stages
-			p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |\n", human(x.Size), st["package"], st["upload"], st["submit"], st["wait"], st["end"], x.Scandrop.UploadMiBps)
+			for i, s := range x.Rounds {
+				var parts []string
+				for name, sr := range s.Stores {
+					parts = append(parts, fmt.Sprintf("%s %.0f / %.0f", name, sr.Scandrop.MiBps, sr.Limit.MiBps))
+				}
+				slices.Sort(parts)
+				p("- %s round %d: %s; zip %.1fs; load %s\n", human(x.Size), i+1, strings.Join(parts, ", "), s.ZipS, s.LoadAvg)
+			}
 		}
 		p("\n")
 	}

@@ -119,10 +119,7 @@ func TestManifestUTF8BOM(t *testing.T) {
 	if err := vj.Package(context.Background(), jr); err != nil {
 		t.Fatal(err)
 	}
-	l, stamps, _, err := vj.(*job).layout(jr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, stamps := crcLayout(t, vj.(*job), jr)
 	a := &archive{layout: l, dir: dir, stamps: stamps}
 	defer a.Close()
 	zr, err := zip.NewReader(a, a.Size())

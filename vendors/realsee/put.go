@@ -37,6 +37,9 @@ func (m *multipart) putWhole(ctx context.Context) error {
 	if m.st.Size > maxPut {
 		return errTooLargeForPut(m.st.Size, errors.New("no multipart upload was tried"))
 	}
+	if err := m.crc.waitFor(ctx, m.st.Size); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		body := &hashingSection{sr: io.NewSectionReader(m.arch, 0, m.st.Size), sent: m.sent}
 		body.reset()

@@ -12,9 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -149,9 +146,11 @@ type job struct {
 }
 
 // packageState is the journal record of the package stage: the archive's
-// entries with their CRCs, so neither a restart nor the upload reads a
-// file twice to learn it.
+// entries, so that a restart lays out the same archive.
 type packageState struct {
+	// Entries' CRC32 fields are not used: the CRCs are computed during the
+	// upload and journalled apart (crc.go). (Versions before that wrote
+	// them here.)
 	Entries []zipEntry `json:"entries"`
 	// Stamps are the entries' files as validated, in the same order; the
 	// upload opens each file only if it still matches. They are kept out
@@ -161,7 +160,9 @@ type packageState struct {
 
 const journalPackage = "realsee.package"
 
-// Package computes each file's CRC-32 and records the archive layout.
+// Package records the archive's layout: the entries' names and sizes, from
+// validation. It reads no file but the manifest's first bytes; the CRCs are
+// computed while the upload runs.
 func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 	var ps packageState
 	if ok, err := jr.Load(journalPackage, &ps); err != nil {
@@ -170,49 +171,20 @@ func (j *job) Package(ctx context.Context, jr vendors.Journal) error {
 		return nil
 	}
 	const op = "realsee: package"
-	type packFile struct {
-		name, file string
-		stamp      dropfs.Stamp
+	// The vendor gets the manifest without the UTF-8 byte order mark
+	// validation accepts: JSON readers may refuse one. The manifest must be
+	// the one validation checked.
+	fh, err := dropfs.OpenStamped(op, j.d.dir, ManifestName, j.d.manifest.Stamp)
+	if err != nil {
+		return err
 	}
-	files := []packFile{{ManifestName, ManifestName, j.d.manifest.Stamp}}
+	skip := manifestBOM(fh)
+	fh.Close()
+	ps.Entries = []zipEntry{{Name: ManifestName, File: ManifestName, Size: j.d.manifest.Size - skip, Skip: skip, ModTime: j.d.manifest.Stamp.MTime}}
+	ps.Stamps = []dropfs.Stamp{j.d.manifest.Stamp}
 	for _, img := range j.d.images {
-		files = append(files, packFile{img.ZipName, img.File, img.Stamp})
-	}
-	ps.Entries, ps.Stamps = nil, nil
-	buf := make([]byte, 1<<20)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// The file must be the one validation checked, and still be it
-		// once read: the CRC is of the bytes that will be sent.
-		fh, err := dropfs.OpenStamped(op, j.d.dir, f.file, f.stamp)
-		if err != nil {
-			return err
-		}
-		// The vendor gets the manifest without the UTF-8 byte order mark
-		// validation accepts: JSON readers may refuse one.
-		var skip int64
-		if f.file == ManifestName {
-			skip = manifestBOM(fh)
-		}
-		h := crc32.NewIEEE()
-		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, skip, f.stamp.Size-skip), buf)
-		if err == nil {
-			err = dropfs.CheckOpen(op, j.d.dir, f.file, fh, f.stamp)
-		}
-		fh.Close()
-		if err != nil {
-			if dropfs.IsChanged(err) {
-				return err
-			}
-			return vendors.E(vendors.Other, op, fmt.Errorf("%s: %v", f.file, err))
-		}
-		if n+skip != f.stamp.Size {
-			return dropfs.Changed(op, f.file, "shorter than when it was checked")
-		}
-		ps.Entries = append(ps.Entries, zipEntry{Name: f.name, File: f.file, Size: n, Skip: skip, ModTime: f.stamp.MTime, CRC32: h.Sum32()})
-		ps.Stamps = append(ps.Stamps, f.stamp)
+		ps.Entries = append(ps.Entries, zipEntry{Name: img.ZipName, File: img.File, Size: img.Size, ModTime: img.Stamp.MTime})
+		ps.Stamps = append(ps.Stamps, img.Stamp)
 	}
 	return jr.Store(journalPackage, ps)
 }
@@ -238,14 +210,16 @@ func (j *job) matches(ps packageState) bool {
 	return true
 }
 
-func (j *job) layout(jr vendors.Journal) (*zipLayout, map[string]dropfs.Stamp, string, error) {
+// layout lays out the packaged archive, its CRCs not yet set, with its
+// fingerprint: the hash of everything but the CRCs, which the files give.
+func (j *job) layout(jr vendors.Journal) (*zipLayout, []zipEntry, map[string]dropfs.Stamp, string, error) {
 	var ps packageState
 	ok, err := jr.Load(journalPackage, &ps)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, "", err
 	}
 	if !ok || !j.matches(ps) {
-		return nil, nil, "", vendors.E(vendors.Other, "realsee: upload", "the drop changed since it was packaged")
+		return nil, nil, nil, "", vendors.E(vendors.Other, "realsee: upload", "the drop changed since it was packaged")
 	}
 	stamps := make(map[string]dropfs.Stamp, len(ps.Entries))
 	for i, e := range ps.Entries {
@@ -253,15 +227,16 @@ func (j *job) layout(jr vendors.Journal) (*zipLayout, map[string]dropfs.Stamp, s
 	}
 	for i := range ps.Entries {
 		ps.Entries[i].time = time.Unix(0, ps.Entries[i].ModTime)
+		ps.Entries[i].CRC32 = 0
 	}
 	h := sha256.New()
 	json.NewEncoder(h).Encode(ps.Entries)
-	return layoutZip(ps.Entries, false), stamps, hex.EncodeToString(h.Sum(nil))[:16], nil
+	return layoutZip(ps.Entries, false), ps.Entries, stamps, hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // Upload streams the archive into the vendor's bucket.
 func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress) error {
-	layout, stamps, fingerprint, err := j.layout(jr)
+	layout, entries, stamps, fingerprint, err := j.layout(jr)
 	if err != nil {
 		return err
 	}
@@ -318,9 +293,24 @@ func (j *job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 		return j.v.fileToken(ctx)
 	}}
 	creds := aws.NewCredentialsCache(src)
+	// The CRCs are computed while the parts upload (crc.go).
+	crc, err := newCRCPass(layout, entries, j.d.dir, stamps, jr, fingerprint, crcWindow(st.PartSize, j.v.cfg.UploadConcurrency))
+	if err != nil {
+		return err
+	}
+	crcCtx, stopCRC := context.WithCancel(ctx)
+	crcDone := make(chan struct{})
+	go func() {
+		defer close(crcDone)
+		crc.run(crcCtx)
+	}()
+	defer func() {
+		stopCRC()
+		<-crcDone
+	}()
 	send := func() error {
 		m := &multipart{
-			s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch,
+			s3: newS3(st.Storage, creds, j.v.cfg.HTTPClient), creds: creds, st: &st, j: jr, arch: arch, crc: crc,
 			concurrency: j.v.cfg.UploadConcurrency, progress: p, sent: &j.v.Sent,
 		}
 		if st.UploadID == "" && st.Size <= st.PartSize {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -377,13 +378,17 @@ type multipart struct {
 	st          *uploadState
 	j           vendors.Journal
 	arch        *archive
+	crc         *crcPass // the entries' CRCs, computed as the parts go
 	concurrency int
 	progress    vendors.Progress
 	sent        *atomic.Int64 // body bytes handed to the store, re-sends included
 
-	mu           sync.Mutex // guards st.Parts, unjournalled and journal writes
+	mu           sync.Mutex // guards st.Parts and unjournalled
 	unjournalled int        // parts done since the last journal write
-	done         atomic.Int64
+	// journal asks the journal writer (run) to record the parts done; nil
+	// outside the parallel phase.
+	journal chan struct{}
+	done    atomic.Int64
 }
 
 func (m *multipart) parts() int {
@@ -423,6 +428,22 @@ func (m *multipart) run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The parts done are journalled by a writer of its own, so that no
+	// sender waits for the journal's fsync (tens of milliseconds while the
+	// disk writes back) between two parts. It writes the latest state each
+	// time, so requests that come while it writes are merged into one.
+	m.journal = make(chan struct{}, 1)
+	var journalErr error
+	journalled := make(chan struct{})
+	go func() {
+		defer close(journalled)
+		for range m.journal {
+			if err := m.storeParts(); err != nil && journalErr == nil {
+				journalErr = err
+				cancel()
+			}
+		}
+	}()
 	todo := make(chan int)
 	errs := make(chan error, m.concurrency)
 	var wg sync.WaitGroup
@@ -439,6 +460,7 @@ func (m *multipart) run(ctx context.Context) error {
 			}
 		}()
 	}
+	var feedErr error
 feed:
 	for n := 1; n <= total; n++ {
 		m.mu.Lock()
@@ -446,6 +468,12 @@ feed:
 		m.mu.Unlock()
 		if have {
 			continue
+		}
+		// A part is sent once the CRCs of the headers in it are known.
+		if err := m.crc.waitFor(ctx, int64(n-1)*m.st.PartSize+m.partLen(n)); err != nil {
+			feedErr = err
+			cancel()
+			break
 		}
 		select {
 		case todo <- n:
@@ -456,6 +484,15 @@ feed:
 	close(todo)
 	wg.Wait()
 	close(errs)
+	close(m.journal)
+	<-journalled
+	m.journal = nil
+	if journalErr != nil {
+		return journalErr
+	}
+	if feedErr != nil {
+		return feedErr // (the parts in flight then fail for being cancelled)
+	}
 	if err := <-errs; err != nil {
 		return err
 	}
@@ -534,6 +571,16 @@ func (m *multipart) reconcile(ctx context.Context) error {
 	return m.j.Store(journalUpload, m.st)
 }
 
+// storeParts journals the upload with the parts done so far: a copy, taken
+// under the lock, so that the senders go on while it is written.
+func (m *multipart) storeParts() error {
+	m.mu.Lock()
+	st := *m.st
+	st.Parts = maps.Clone(m.st.Parts)
+	m.mu.Unlock()
+	return m.j.Store(journalUpload, &st)
+}
+
 func (m *multipart) partLen(n int) int64 {
 	off := int64(n-1) * m.st.PartSize
 	if rest := m.st.Size - off; rest < m.st.PartSize {
@@ -583,18 +630,20 @@ func (m *multipart) uploadPart(ctx context.Context, n int) error {
 		}
 		m.mu.Lock()
 		m.st.Parts[n] = etag
-		err = nil
 		// The journal is rewritten whole each time, so a write per part
 		// would cost O(parts²): at most ~1,000 writes per upload. Parts
 		// done but not journalled when the process stops are found again
 		// by reconcile (ListParts) on resume.
+		due := false
 		if m.unjournalled++; m.unjournalled >= max(1, m.parts()/1000) {
-			m.unjournalled = 0
-			err = m.j.Store(journalUpload, m.st)
+			m.unjournalled, due = 0, true
 		}
 		m.mu.Unlock()
-		if err != nil {
-			return err
+		if due {
+			select {
+			case m.journal <- struct{}{}:
+			default: // a write is already asked for; it will include this part
+			}
 		}
 		m.done.Add(size)
 		m.report()

@@ -12,12 +12,19 @@ import (
 )
 
 // The archive is laid out in advance rather than written through
-// archive/zip: with every entry stored (JPEGs do not deflate) and its CRC
-// known from the package stage, each byte of the archive is a function of
-// the files alone. So any part of it can be produced on its own — parts
-// upload in parallel straight from the files, with no temporary zip and no
-// buffer — and after a restart the upload resumes at any part, because the
-// same drop always gives the same bytes.
+// archive/zip: with every entry stored (JPEGs do not deflate), each byte of
+// the archive is a function of the files alone, and every offset a function
+// of the names and sizes alone. So any part of it can be produced on its
+// own — parts upload in parallel straight from the files, with no temporary
+// zip and no buffer — and after a restart the upload resumes at any part,
+// because the same drop always gives the same bytes.
+//
+// The one thing not known up front is each entry's CRC-32, which its local
+// header holds (streaming readers such as Java's ZipInputStream refuse a
+// stored entry whose CRC and sizes come after the data). The CRCs are
+// computed during the upload, file after file (crc.go), and patched into
+// the headers with setCRC; a part is read only once the CRCs of every
+// header in it are (needCRCs).
 
 // zipEntry is one stored file of the archive.
 type zipEntry struct {
@@ -45,6 +52,14 @@ type segment struct {
 type zipLayout struct {
 	segs  []segment
 	total int64
+	// Where each entry's CRC is written: its local header (a segment, and
+	// the header's offset in the archive) and its central header (a
+	// position in the central directory's segment).
+	local   []int
+	localAt []int64
+	central []int
+	cd      int   // the central directory's segment
+	cdStart int64 // its offset in the archive
 }
 
 const (
@@ -78,22 +93,52 @@ func layoutZip(entries []zipEntry, force64 bool) *zipLayout {
 	}
 
 	offsets := make([]int64, len(entries))
+	l.local = make([]int, len(entries))
 	for i, e := range entries {
 		offsets[i] = l.total
+		l.local[i] = len(l.segs)
 		add(segment{lit: localHeader(e, z64)})
 		if e.Size > 0 {
 			add(segment{file: e.File, foff: e.Skip, size: e.Size})
 		}
 	}
+	l.localAt = offsets
 	cdStart := l.total
 	var cd []byte
+	l.central = make([]int, len(entries))
 	for i, e := range entries {
+		l.central[i] = len(cd)
 		cd = append(cd, centralHeader(e, offsets[i], z64)...)
 	}
+	l.cd, l.cdStart = len(l.segs), cdStart
 	add(segment{lit: cd})
 	cdSize := int64(len(cd))
 	add(segment{lit: endRecords(len(entries), cdStart, cdSize, z64)})
 	return l
+}
+
+// setCRC writes entry i's CRC-32 into its local and central headers. The
+// caller makes sure no one reads those bytes meanwhile: a part that holds
+// them is read only after needCRCs says so.
+func (l *zipLayout) setCRC(i int, crc uint32) {
+	binary.LittleEndian.PutUint32(l.segs[l.local[i]].lit[14:], crc)
+	binary.LittleEndian.PutUint32(l.segs[l.cd].lit[l.central[i]+16:], crc)
+}
+
+// needCRCs is how many entries, from the first, must have their CRC set
+// before the archive's bytes up to end may be read: those whose local
+// header starts before end, or all of them once end reaches into the
+// central directory.
+func (l *zipLayout) needCRCs(end int64) int {
+	if end > l.cdStart {
+		return len(l.local)
+	}
+	return sort.Search(len(l.localAt), func(i int) bool { return l.localAt[i] >= end })
+}
+
+// dataAt is the offset in the archive of entry i's data.
+func (l *zipLayout) dataAt(i int) int64 {
+	return l.localAt[i] + l.segs[l.local[i]].size
 }
 
 func dosTime(t time.Time) (date, tm uint16) {
