@@ -85,18 +85,34 @@ type Proxy struct {
 	sentUp, sentDown atomic.Int64
 }
 
-// New listens on 127.0.0.1 and forwards to target (host:port). Close it
-// when done.
-func New(target string, link Link) (*Proxy, error) {
+// Shared is one link in front of several hosts, as a site's uplink is:
+// the proxies it makes share its rate, each direction.
+type Shared struct {
+	link     Link
+	up, down *bucket
+}
+
+// NewShared returns a link whose proxies share the rate.
+func NewShared(link Link) *Shared {
 	if link.Window <= 0 {
 		link.Window = DefaultWindow
 	}
 	link.Window = max(link.Window, chunk)
+	return &Shared{link: link, up: &bucket{rate: link.Rate}, down: &bucket{rate: link.Rate}}
+}
+
+// New listens on 127.0.0.1 and forwards to target (host:port) through a
+// link of its own. Close it when done.
+func New(target string, link Link) (*Proxy, error) { return NewShared(link).Proxy(target) }
+
+// Proxy listens on 127.0.0.1 and forwards to target (host:port) through
+// the shared link. Close it when done.
+func (s *Shared) Proxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{link: link, target: target, ln: ln, up: &bucket{rate: link.Rate}, down: &bucket{rate: link.Rate}, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{link: s.link, target: target, ln: ln, up: s.up, down: s.down, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	return p, nil
 }
@@ -210,14 +226,17 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 				}
 				continue
 			}
+			// Counted before the write, so that a peer that has read the
+			// bytes sees them counted.
+			n := int64(len(s.b))
+			sent.Add(n)
 			if _, err := dst.Write(s.b); err != nil {
+				sent.Add(-n)
 				cut()
 				// Keep draining so that the reader never blocks on q.
 				win.close()
 				continue
 			}
-			sent.Add(int64(len(s.b)))
-			n := int64(len(s.b))
 			// The acknowledgement takes half an RTT to come back.
 			time.AfterFunc(oneWay, func() { win.release(n) })
 		}

@@ -257,3 +257,48 @@ func TestHTTPSThroughProxy(t *testing.T) {
 		t.Fatalf("a request on an open connection took %v, less than the RTT %v", el, rtt)
 	}
 }
+
+// Proxies made from one Shared link share its rate: two hosts behind one
+// uplink get no more than it carries.
+func TestSharedLinkSharesTheRate(t *testing.T) {
+	const (
+		rate = 1 << 20
+		size = 384 << 10
+	)
+	link := NewShared(Link{RTT: 20 * time.Millisecond, Rate: rate})
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	startAt := time.Now()
+	for range 2 {
+		p, err := link.Proxy(sinkServer(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		wg.Go(func() {
+			c, err := net.Dial("tcp", p.Addr())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if _, err := io.CopyN(c, rand.Reader, size); err != nil {
+				errs <- err
+				return
+			}
+			c.(*net.TCPConn).CloseWrite()
+			_, err = io.ReadAll(c)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := float64(2*size) / time.Since(startAt).Seconds(); got > rate*1.1 {
+		t.Fatalf("two proxies of one link moved %.0f B/s together over a link of %d B/s", got, rate)
+	}
+}
