@@ -64,10 +64,17 @@ func MbitPerSec(m float64) int64 { return int64(m * 1e6 / 8) }
 // enough that connections sharing the link interleave finely.
 const chunk = 32 << 10
 
-// burst is how far behind the clock the token bucket may fall before it
-// forgets the credit: a reader that wakes a little late makes up for it,
-// one that was idle gets no burst.
-const burst = 5 * time.Millisecond
+// blocked is how long a read (or the wait for the window) must have taken
+// for the stream to count as having paused: its next bytes start on the
+// wire no earlier than now. A stream that did not pause continues from
+// where its last bytes left the wire, even if the proxy woke late (a busy
+// machine), so that lateness costs no throughput and idleness earns no
+// burst.
+const blocked = 10 * time.Millisecond
+
+// catchUp bounds how far behind the clock a stream that did not pause
+// may continue from.
+const catchUp = 50 * time.Millisecond
 
 // Proxy forwards every connection it accepts to its target through the
 // shaped link. Its methods are safe for concurrent use.
@@ -244,7 +251,9 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 	defer wg.Wait()
 	defer close(q)
 	sleepUntil(notBefore)
+	var last time.Time // when the previous bytes left the wire
 	for {
+		t0 := time.Now()
 		if !win.acquire(chunk) {
 			q <- segment{end: true, due: time.Now(), err: errClosed}
 			return
@@ -253,9 +262,14 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 		n, err := src.Read(buf)
 		win.release(int64(chunk - n))
 		if n > 0 {
-			onWire := b.reserve(n)
-			q <- segment{b: buf[:n], due: onWire.Add(oneWay)}
-			sleepUntil(onWire)
+			now := time.Now()
+			from := last
+			if now.Sub(t0) > blocked || from.Before(now.Add(-catchUp)) {
+				from = now
+			}
+			last = b.reserve(n, from)
+			q <- segment{b: buf[:n], due: last.Add(oneWay)}
+			sleepUntil(last)
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -287,14 +301,15 @@ type bucket struct {
 	next time.Time
 }
 
-func (b *bucket) reserve(n int) time.Time {
-	now := time.Now()
+// reserve queues n bytes that may start on the wire at from (see blocked)
+// or once the bytes queued before them have left.
+func (b *bucket) reserve(n int, from time.Time) time.Time {
 	if b.rate <= 0 {
-		return now
+		return from
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if floor := now.Add(-burst); b.next.Before(floor) {
+	if floor := from; b.next.Before(floor) {
 		b.next = floor
 	}
 	b.next = b.next.Add(time.Duration(float64(n) * float64(time.Second) / float64(b.rate)))
