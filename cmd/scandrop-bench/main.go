@@ -108,6 +108,7 @@ type Results struct {
 	Pickup      []pickupResult   `json:"pickup"`
 	Rescan      *rescanResult    `json:"rescan,omitempty"`
 	Aholo       *aholoResult     `json:"aholo,omitempty"`
+	WAN         []wanRow         `json:"wan,omitempty"`
 	Notes       []string         `json:"notes,omitempty"`
 	Command     string           `json:"command"`
 	GitRevision string           `json:"git_revision,omitempty"`
@@ -139,7 +140,7 @@ func main() {
 	poll := flag.Duration("poll-interval", 500*time.Millisecond, "watch poll_interval for the upload runs")
 	tmpFlag := flag.String("tmp", os.TempDir(), "where data sets, zips and the S3 store go")
 	cache := flag.String("cache", "", "where the generated base JPEGs are kept between runs (default <user cache>/scandrop-bench)")
-	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo")
+	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo,wan")
 	binFlag := flag.String("scandrop-bin", "", "use this scandrop binary instead of building ./cmd/scandrop (A/B comparisons)")
 	runs := flag.Int("runs", 3, "rounds of the three Realsee contenders per size (the median is shown)")
 	photos := flag.Int("aholo-photos", 500, "photos in the Aholo drop")
@@ -307,7 +308,17 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 		}
 	}
 
-	table := markdown(res)
+	if !skip["wan"] && *wanFlag != "" {
+		rs, err := parseSize(*wanRealseeFlag)
+		if err != nil {
+			return err
+		}
+		if res.WAN, err = b.runWAN(ctx, *wanFlag, rs, *wanPhotosFlag, cache); err != nil {
+			return err
+		}
+	}
+
+	table := markdown(res) + wanMarkdown(res.WAN)
 	fmt.Println(table)
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
