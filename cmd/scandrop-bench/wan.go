@@ -514,8 +514,11 @@ func (b *bench) wanPutLoop(ctx context.Context, s3URL, dir string, n int) (time.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	next := make(chan string)
 	errs := make(chan error, n)
+	fail := func(err error) { errs <- err; cancel() }
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range n {
@@ -523,7 +526,7 @@ func (b *bench) wanPutLoop(ctx context.Context, s3URL, dir string, n int) (time.
 			for name := range next {
 				f, err := os.Open(filepath.Join(dir, name))
 				if err != nil {
-					errs <- err
+					fail(err)
 					return
 				}
 				fi, _ := f.Stat()
@@ -531,15 +534,20 @@ func (b *bench) wanPutLoop(ctx context.Context, s3URL, dir string, n int) (time.
 					Body: f, ContentLength: aws.Int64(fi.Size())})
 				f.Close()
 				if err != nil {
-					errs <- err
+					fail(err)
 					return
 				}
 			}
 		})
 	}
+feed:
 	for _, e := range entries {
 		if e.Type().IsRegular() {
-			next <- e.Name()
+			select {
+			case next <- e.Name():
+			case <-ctx.Done():
+				break feed
+			}
 		}
 	}
 	close(next)
