@@ -438,14 +438,15 @@ func (b *bench) wanSequential(ctx context.Context, l *shaper.Shared, setDir stri
 	return time.Since(start), nil
 }
 
-// rcloneBin is rclone from PATH or .tools/bin.
+// rcloneBin is rclone from .tools/bin (go install, a pinned version) or
+// else from PATH.
 func rcloneBin() (string, error) {
-	if p, err := exec.LookPath("rclone"); err == nil {
-		return p, nil
-	}
 	p := filepath.Join(".tools", "bin", "rclone")
 	if _, err := os.Stat(p); err == nil {
 		return filepath.Abs(p)
+	}
+	if p, err := exec.LookPath("rclone"); err == nil {
+		return p, nil
 	}
 	return "", errors.New("rclone not installed (apt-get install rclone, or go install github.com/rclone/rclone into .tools/bin)")
 }
