@@ -130,3 +130,72 @@ func TestUploadOverLongRoundTripSendsMoreAtOnce(t *testing.T) {
 		t.Errorf("%d status polls for %d files, want 2 each (processing, then done)", n, files)
 	}
 }
+
+// jumpClock is the real time plus an offset a test moves forward; its
+// waits end at once.
+type jumpClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *jumpClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
+}
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// A file fetches its token while the one before it sends; when that send
+// takes more than half the token's life (a big file ahead on a slow link),
+// a new token is fetched before sending rather than risk the old one
+// expiring under the file's own upload and status polls.
+func TestTokenFetchedAheadIsRenewedWhenStale(t *testing.T) {
+	clk := &jumpClock{}
+	var once sync.Once
+	var srv *aholotest.Server
+	srv = newServer(t, aholotest.Options{Now: clk.Now, Hook: func(r *http.Request) {
+		if r.URL.Path != ousSingle {
+			return
+		}
+		once.Do(func() {
+			// The second file has its token by now (it fetches it as the
+			// first takes the sending slot); then this send lasts six
+			// minutes: the first file's token is still good.
+			deadline := time.Now().Add(10 * time.Second)
+			for srv.Calls("/v2/aholo/upload/token") < 2 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			clk.jump(aholotest.TokenLife/2 + time.Minute)
+		})
+	}})
+	dir := photoDrop(t, 2)
+	ctx := context.Background()
+	job, err := newVendor(srv, func(c *Config) { c.Clock, c.UploadConcurrency = clk, 1 }).Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := vendortest.NewMemJournal()
+	if err := job.Package(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Upload(ctx, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("/v2/aholo/upload/token"); n != 3 {
+		t.Errorf("%d tokens fetched for 2 files, want 3 (the second renewed once)", n)
+	}
+	if n := srv.Calls(ousSingle); n != 2 {
+		t.Errorf("%d single uploads for 2 files, want 2: none refused for an expired token", n)
+	}
+}
