@@ -568,11 +568,16 @@ func wanMarkdown(rows []wanRow) string {
 	var sb strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
 	p("**WAN** (through internal/testkit/shaper: RTT added per segment, rate shared by both hosts of each vendor; %% of the link = payload bytes / time / link rate)\n\n")
+	for _, r := range rows {
+		if r.Skipped != "" {
+			p("%s %s %s: %s\n\n", r.Link, r.Vendor, r.Contender, r.Skipped)
+		}
+	}
 	p("| link | vendor | contender | files | MiB | s | MiB/s | of the link | upload stage alone |\n")
 	p("|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		if r.Skipped != "" {
-			p("| %s | %s | %s | %d | %.0f | – | – | %s | |\n", r.Link, r.Vendor, r.Contender, r.Files, float64(r.Bytes)/mib, r.Skipped)
+			p("| %s | %s | %s | %d | %.0f | – | – | skipped | |\n", r.Link, r.Vendor, r.Contender, r.Files, float64(r.Bytes)/mib)
 			continue
 		}
 		stage := ""

@@ -237,7 +237,9 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 			// bytes sees them counted.
 			n := int64(len(s.b))
 			sent.Add(n)
-			if _, err := dst.Write(s.b); err != nil {
+			_, err := dst.Write(s.b)
+			bufs.Put((*[chunk]byte)(s.b[:chunk]))
+			if err != nil {
 				sent.Add(-n)
 				cut()
 				// Keep draining so that the reader never blocks on q.
@@ -258,9 +260,12 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 			q <- segment{end: true, due: time.Now(), err: errClosed}
 			return
 		}
-		buf := make([]byte, chunk)
+		buf := bufs.Get().(*[chunk]byte)[:]
 		n, err := src.Read(buf)
 		win.release(int64(chunk - n))
+		if n == 0 {
+			bufs.Put((*[chunk]byte)(buf))
+		}
 		if n > 0 {
 			now := time.Now()
 			from := last
@@ -285,6 +290,9 @@ func (p *Proxy) pipe(src, dst net.Conn, b *bucket, sent *atomic.Int64, notBefore
 }
 
 var errClosed = errors.New("shaper: connection closed")
+
+// bufs recycles the chunks: at 200 Mbit/s a link moves 800 a second.
+var bufs = sync.Pool{New: func() any { return new([chunk]byte) }}
 
 func sleepUntil(t time.Time) {
 	if d := time.Until(t); d > 0 {
