@@ -161,7 +161,11 @@ func (b *bench) runWAN(ctx context.Context, spec string, realseeSize int64, phot
 			return r
 		}
 		add := func(r wanRow) {
-			b.logf("wan %s: %s %s: %.1fs, %.1f MiB/s, %.0f%% of the link%s", r.Link, r.Vendor, r.Contender, r.S, r.MiBps, 100*r.OfLink, r.Skipped)
+			if r.Skipped != "" {
+				b.logf("wan %s: %s %s: %s", r.Link, r.Vendor, r.Contender, r.Skipped)
+			} else {
+				b.logf("wan %s: %s %s: %.1fs, %.1f MiB/s, %.0f%% of the link", r.Link, r.Vendor, r.Contender, r.S, r.MiBps, 100*r.OfLink)
+			}
 			rows = append(rows, r)
 		}
 		l := shaper.NewShared(link)
