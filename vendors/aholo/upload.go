@@ -776,10 +776,3 @@ func (g *gate) broadcast() {
 	close(g.wake)
 	g.wake = make(chan struct{})
 }
-
-// limitNow is the current size, for tests.
-func (g *gate) limitNow() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.limit
-}
