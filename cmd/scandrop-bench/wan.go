@@ -66,6 +66,25 @@ type wanRow struct {
 	UploadOfLink float64 `json:"upload_stage_of_link,omitempty"`
 	Status       string  `json:"status,omitempty"`
 	Skipped      string  `json:"skipped,omitempty"`
+	// CPU seconds over the contender's run: its own process where it has
+	// one (the daemon, rclone), this process (the proxies, the fakes and
+	// the SDK and quick-start clients), versitygw.
+	ClientCPUS float64 `json:"client_cpu_s,omitempty"`
+	BenchCPUS  float64 `json:"bench_cpu_s"`
+	StoreCPUS  float64 `json:"store_cpu_s"`
+}
+
+// meter measures the CPU this process and the store use from its start.
+type meter struct {
+	b            *bench
+	self, server time.Duration
+}
+
+func (b *bench) meter() meter { return meter{b, selfCPU(), b.serverCPU()} }
+
+func (m meter) stamp(r *wanRow) {
+	r.BenchCPUS = secs(selfCPU() - m.self)
+	r.StoreCPUS = secs(m.b.serverCPU() - m.server)
 }
 
 // parseLinks reads "100ms/200Mbit,250ms/50Mbit".
@@ -171,11 +190,14 @@ func (b *bench) runWAN(ctx context.Context, spec string, realseeSize int64, phot
 		l := shaper.NewShared(link)
 		// What the shaper itself delivers on this machine now: one TCP
 		// stream of three seconds' worth of bytes.
+		m := b.meter()
 		raw, n, err := rawStream(l, 3*link.Rate)
 		if err != nil {
 			return nil, fmt.Errorf("wan %s: raw stream: %w", labels[i], err)
 		}
-		add(row("link", "one TCP stream (raw bytes, handshake included)", 1, n, raw))
+		rw := row("link", "one TCP stream (raw bytes, handshake included)", 1, n, raw)
+		m.stamp(&rw)
+		add(rw)
 		s3p, err := l.Proxy(hostOf(b.s3.Endpoint))
 		if err != nil {
 			return nil, err
@@ -183,66 +205,83 @@ func (b *bench) runWAN(ctx context.Context, spec string, realseeSize int64, phot
 		s3URL := "http://" + s3p.Addr()
 
 		if rsDir != "" {
+			m := b.meter()
 			r, err := b.wanRealsee(ctx, l, s3URL, rsDir, rsSize, link)
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: realsee: %w", labels[i], err)
 			}
 			sr := row("realsee", "scandrop", rsImages, rsSize, r.d)
-			sr.UploadS, sr.Status = secs(r.upload), r.status
+			sr.UploadS, sr.Status, sr.ClientCPUS = secs(r.upload), r.status, secs(r.cpu)
 			if r.upload > 0 {
 				sr.UploadOfLink = float64(rsSize) / sr.UploadS / float64(link.Rate)
 			}
+			m.stamp(&sr)
 			add(sr)
 			fi, _ := os.Stat(rsZip)
-			d, skipped, err := b.wanRclone(ctx, s3URL, rsZip, "wan-realsee/")
+			m = b.meter()
+			d, cpu, skipped, err := b.wanRclone(ctx, s3URL, rsZip, "wan-realsee/")
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: rclone: %w", labels[i], err)
 			}
 			rr := row("realsee", "rclone copy (the zip)", 1, fi.Size(), d)
-			rr.Skipped = skipped
+			rr.Skipped, rr.ClientCPUS = skipped, secs(cpu)
+			m.stamp(&rr)
 			add(rr)
+			m = b.meter()
 			d, err = b.wanSDK(ctx, s3URL, rsZip)
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: sdk: %w", labels[i], err)
 			}
-			add(row("realsee", "AWS SDK multipart (the zip)", 1, fi.Size(), d))
+			sd := row("realsee", "AWS SDK multipart (the zip)", 1, fi.Size(), d)
+			m.stamp(&sd)
+			add(sd)
 			b.emptyBucket(ctx)
 		}
 		if ahDir != "" {
-			d, upload, status, err := b.wanAholo(ctx, l, ahDir)
+			m := b.meter()
+			run, err := b.wanAholo(ctx, l, ahDir)
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: aholo: %w", labels[i], err)
 			}
-			r := row("aholo", "scandrop", photos, ahSize, d)
-			r.UploadS, r.Status = secs(upload), status
-			if upload > 0 {
+			r := row("aholo", "scandrop", photos, ahSize, run.d)
+			r.UploadS, r.Status, r.ClientCPUS = secs(run.upload), run.status, secs(run.cpu)
+			if run.upload > 0 {
 				r.UploadOfLink = float64(ahSize) / r.UploadS / float64(link.Rate)
 			}
+			m.stamp(&r)
 			add(r)
-			d, err = b.wanSequential(ctx, l, ahDir)
+			m = b.meter()
+			d, err := b.wanSequential(ctx, l, ahDir)
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: sequential: %w", labels[i], err)
 			}
-			add(row("aholo", "quickstart loop (one file after another)", photos, ahSize, d))
-			d, skipped, err := b.wanRclone(ctx, s3URL, filepath.Join(ahDir, "photos"), "wan-aholo/")
+			sq := row("aholo", "quickstart loop (one file after another)", photos, ahSize, d)
+			m.stamp(&sq)
+			add(sq)
+			m = b.meter()
+			d, cpu, skipped, err := b.wanRclone(ctx, s3URL, filepath.Join(ahDir, "photos"), "wan-aholo/")
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: rclone: %w", labels[i], err)
 			}
 			rr := row("aholo", "rclone copy (the photos, to S3)", photos, ahSize, d)
-			rr.Skipped = skipped
+			rr.Skipped, rr.ClientCPUS = skipped, secs(cpu)
+			m.stamp(&rr)
 			add(rr)
+			m = b.meter()
 			d, err = b.wanPutLoop(ctx, s3URL, filepath.Join(ahDir, "photos"), 4)
 			if err != nil {
 				s3p.Close()
 				return nil, fmt.Errorf("wan %s: sdk put loop: %w", labels[i], err)
 			}
-			add(row("aholo", "AWS SDK PutObject, 4 at once (the photos, to S3)", photos, ahSize, d))
+			pl := row("aholo", "AWS SDK PutObject, 4 at once (the photos, to S3)", photos, ahSize, d)
+			m.stamp(&pl)
+			add(pl)
 			b.emptyBucket(ctx)
 		}
 		s3p.Close()
@@ -305,6 +344,7 @@ type wanRun struct {
 	d      time.Duration // claim → submit
 	upload time.Duration // the upload stage
 	status string
+	cpu    time.Duration // the daemon's, from the rename to the job's end
 }
 
 // wanRealsee runs a Realsee drop through a daemon whose gateway and store
@@ -350,10 +390,10 @@ func rewriteHost(h http.Handler, from, to string) http.Handler {
 
 // wanAholo runs the photos through a daemon whose Aholo API and OUS are
 // behind the link; the fake holds status polls to the service's 200 ms.
-func (b *bench) wanAholo(ctx context.Context, l *shaper.Shared, setDir string) (time.Duration, time.Duration, string, error) {
+func (b *bench) wanAholo(ctx context.Context, l *shaper.Shared, setDir string) (wanRun, error) {
 	f, closeFake, err := wanFake(l)
 	if err != nil {
-		return 0, 0, "", err
+		return wanRun{}, err
 	}
 	defer closeFake()
 	bb := *b
@@ -362,7 +402,7 @@ func (b *bench) wanAholo(ctx context.Context, l *shaper.Shared, setDir string) (
 	if err == nil && f.Throttled() > 0 {
 		r.status += fmt.Sprintf(" (%d status polls refused as too frequent)", f.Throttled())
 	}
-	return r.d, r.upload, r.status, err
+	return r, err
 }
 
 // wanFake is an Aholo fake whose API and OUS are behind the link, as
@@ -402,6 +442,7 @@ func (b *bench) wanDaemon(ctx context.Context, name, setDir string, within time.
 		return r, err
 	}
 	mark := d.mark()
+	cpu0, _ := cpuTime(d.pid())
 	if err := os.Rename(staging, filepath.Join(watch, "inbox", name)); err != nil {
 		return r, err
 	}
@@ -411,6 +452,8 @@ func (b *bench) wanDaemon(ctx context.Context, name, setDir string, within time.
 	if err != nil {
 		return r, err
 	}
+	cpu1, _ := cpuTime(d.pid())
+	r.cpu = cpu1 - cpu0
 	r.status = strings.TrimPrefix(ev.Msg, "job ")
 	st := stageTimes(d.eventsFor(name))
 	c, up, sub := st["claimed"], st["upload"], st["submit"]
@@ -458,10 +501,10 @@ func rcloneBin() (string, error) {
 // wanRclone copies src (a file or a folder) to the store through the link
 // with rclone: chunk size and concurrency as scandrop's, --transfers at
 // its default (4).
-func (b *bench) wanRclone(ctx context.Context, s3URL, src, prefix string) (time.Duration, string, error) {
+func (b *bench) wanRclone(ctx context.Context, s3URL, src, prefix string) (time.Duration, time.Duration, string, error) {
 	bin, err := rcloneBin()
 	if err != nil {
-		return 0, "skipped: " + err.Error(), nil
+		return 0, 0, "skipped: " + err.Error(), nil
 	}
 	cmd := exec.CommandContext(ctx, bin, "copy", "-q", src, "bench:"+b.s3.Bucket+"/"+prefix,
 		"--s3-chunk-size", fmt.Sprint(b.partSize/1024)+"k", "--s3-upload-concurrency", fmt.Sprint(b.concurrency))
@@ -483,9 +526,9 @@ func (b *bench) wanRclone(ctx context.Context, s3URL, src, prefix string) (time.
 	)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, "", fmt.Errorf("%v: %s", err, out)
+		return 0, 0, "", fmt.Errorf("%v: %s", err, out)
 	}
-	return time.Since(start), "", nil
+	return time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), "", nil
 }
 
 // wanSDK uploads the zip as one multipart upload with the AWS SDK through
@@ -577,11 +620,11 @@ func wanMarkdown(rows []wanRow) string {
 			p("%s %s %s: %s\n\n", r.Link, r.Vendor, r.Contender, r.Skipped)
 		}
 	}
-	p("| link | vendor | contender | files | MiB | s | MiB/s | of the link | upload stage alone |\n")
-	p("|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+	p("| link | vendor | contender | files | MiB | s | MiB/s | of the link | upload stage alone | CPU s: client / bench / store |\n")
+	p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		if r.Skipped != "" {
-			p("| %s | %s | %s | %d | %.0f | – | – | skipped | |\n", r.Link, r.Vendor, r.Contender, r.Files, float64(r.Bytes)/mib)
+			p("| %s | %s | %s | %d | %.0f | – | – | skipped | | |\n", r.Link, r.Vendor, r.Contender, r.Files, float64(r.Bytes)/mib)
 			continue
 		}
 		stage := ""
@@ -592,7 +635,12 @@ func wanMarkdown(rows []wanRow) string {
 		if r.Contender == "scandrop" {
 			name = "**scandrop** (claim → submit)"
 		}
-		p("| %s | %s | %s | %d | %.0f | %.1f | %.2f | **%.0f%%** | %s |\n", r.Link, r.Vendor, name, r.Files, float64(r.Bytes)/mib, r.S, r.MiBps, 100*r.OfLink, stage)
+		client := "–"
+		if r.ClientCPUS > 0 {
+			client = fmt.Sprintf("%.1f", r.ClientCPUS)
+		}
+		p("| %s | %s | %s | %d | %.0f | %.1f | %.2f | **%.0f%%** | %s | %s / %.1f / %.1f |\n", r.Link, r.Vendor, name, r.Files, float64(r.Bytes)/mib,
+			r.S, r.MiBps, 100*r.OfLink, stage, client, r.BenchCPUS, r.StoreCPUS)
 	}
 	return sb.String()
 }
