@@ -313,7 +313,11 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 		if err != nil {
 			return err
 		}
-		if res.WAN, err = b.runWAN(ctx, *wanFlag, rs, *wanPhotosFlag, cache); err != nil {
+		wanPhotos := *wanPhotosFlag
+		if quick {
+			rs, wanPhotos = min(rs, 64<<20), min(wanPhotos, 30)
+		}
+		if res.WAN, err = b.runWAN(ctx, *wanFlag, rs, wanPhotos, cache); err != nil {
 			return err
 		}
 	}
