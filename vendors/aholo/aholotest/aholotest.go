@@ -6,7 +6,9 @@
 // signature and timestamp are checked, an upload token serves one file and
 // expires after ten minutes, uploads are verified against their MD5, a block
 // upload resumes from the blocks it holds, and create-3d-recon checks each
-// resource's meta against the file that was really uploaded. Tasks then move
+// resource's meta against the file that was really uploaded; with
+// Options.StatusInterval, upload status polls of one token closer together
+// than the service allows (200 ms) are refused as too frequent. Tasks then move
 // through preprocessing, queued and running to success (or failure, on
 // request) as they are polled.
 package aholotest
