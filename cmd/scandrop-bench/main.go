@@ -109,6 +109,7 @@ type Results struct {
 	Pickup      []pickupResult   `json:"pickup"`
 	Rescan      *rescanResult    `json:"rescan,omitempty"`
 	Aholo       *aholoResult     `json:"aholo,omitempty"`
+	WAN         []wanRow         `json:"wan,omitempty"`
 	Notes       []string         `json:"notes,omitempty"`
 	Command     string           `json:"command"`
 	GitRevision string           `json:"git_revision,omitempty"`
@@ -140,7 +141,7 @@ func main() {
 	poll := flag.Duration("poll-interval", 500*time.Millisecond, "watch poll_interval for the upload runs")
 	tmpFlag := flag.String("tmp", os.TempDir(), "where data sets, zips and the S3 store go")
 	cache := flag.String("cache", "", "where the generated base JPEGs are kept between runs (default <user cache>/scandrop-bench)")
-	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo or a scenario's name")
+	skip := flag.String("skip", "", "parts to skip: realsee,pickup,rescan,aholo,wan or a scenario's name")
 	cold := flag.Bool("cold", false, "Realsee runs start with the drop and the zip out of the page cache (read from the disk)")
 	storesFlag := flag.String("stores", "minio,versitygw", "S3 servers for the Realsee runs (minio: $SCANDROP_MINIO or .tools/bin/minio)")
 	binFlag := flag.String("scandrop-bin", "", "use this scandrop binary instead of building ./cmd/scandrop (A/B comparisons)")
@@ -337,7 +338,21 @@ func run(ctx context.Context, sizesFlag string, quick bool, out, partSize string
 		}
 	}
 
-	fmt.Println(markdown(res))
+	if !skip["wan"] && *wanFlag != "" {
+		rs, err := parseSize(*wanRealseeFlag)
+		if err != nil {
+			return err
+		}
+		wanPhotos := *wanPhotosFlag
+		if quick {
+			rs, wanPhotos = min(rs, 64<<20), min(wanPhotos, 30)
+		}
+		if res.WAN, err = b.runWAN(ctx, *wanFlag, rs, wanPhotos, cache); err != nil {
+			return err
+		}
+	}
+
+	fmt.Println(markdown(res) + wanMarkdown(res.WAN))
 	if err := writeResults(out, res); err != nil {
 		return err
 	}

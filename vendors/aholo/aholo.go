@@ -61,7 +61,10 @@ type Config struct {
 	// Default DefaultStallTimeout; negative turns the guard off. It applies
 	// when HTTPClient's transport is an *http.Transport (or nil).
 	StallTimeout time.Duration
-	// UploadConcurrency is how many files upload at once. Default 4. Each
+	// UploadConcurrency is how many files send their bytes at once, at
+	// least. Default 4. Files fetching their token or waiting for OUS's
+	// status do not count; when round trips dominate (small files, a long
+	// RTT) more files send at once, up to 8 times this (at most 64). Each
 	// file larger than a block sends two blocks at once.
 	UploadConcurrency int
 	// VideoType is resources[].type for a video. Default 1: the quickstart

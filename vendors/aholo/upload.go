@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -41,10 +42,25 @@ const (
 	// statusEvery is the OUS status polling interval (the service asks for
 	// at least 200 ms).
 	statusEvery = 200 * time.Millisecond
+	// statusQuick is how many polls are made statusEvery apart before the
+	// wait starts doubling: most files are done within a second of their
+	// last byte, and waiting longer than the service allows is idle time.
+	statusQuick = 5
 	// statusMax is the longest wait between two status polls: the wait
 	// doubles from statusEvery, so that a file OUS is slow to assemble is
 	// not asked about five times a second for minutes.
 	statusMax = 5 * time.Second
+	// tokenLife is how long an upload token is good for (the document:
+	// ten minutes). A token older than tokenFresh when its file gets to
+	// send is replaced first rather than risk expiring mid-file.
+	tokenLife  = 10 * time.Minute
+	tokenFresh = tokenLife / 2
+	// adaptFactor and maxSenders bound how far the number of files
+	// sending at once may grow past UploadConcurrency when round trips
+	// dominate (small files, long RTT): to adaptFactor times it, and never
+	// past maxSenders.
+	adaptFactor = 8
+	maxSenders  = 64
 	// statusNoData is the least wait after a status answer without data.
 	statusNoData = time.Second
 	// partTimeout bounds one block or small-file request.
@@ -53,11 +69,21 @@ const (
 	defaultBlockSize = 4 << 20
 )
 
-// Upload sends every resource OUS does not hold yet, UploadConcurrency files
-// at a time, each with its own upload token. What is done is recorded per
-// file in the journal (md5, size, URL), so a restarted Upload skips finished
-// files; a block upload cut short is resumed by calling init again with the
-// same md5, which answers with the blocks still missing.
+// Upload sends every resource OUS does not hold yet, each with its own
+// upload token. What is done is recorded per file in the journal (md5,
+// size, URL), so a restarted Upload skips finished files; a block upload cut
+// short is resumed by calling init again with the same md5, which answers
+// with the blocks still missing.
+//
+// A file's life has three phases, and only the middle one moves bytes: the
+// token (one round trip to the API), the transfer, and the status polls
+// until OUS has assembled the file (a round trip, then at least 200 ms
+// apart). So the files are pipelined: at least UploadConcurrency files
+// send at once, the next ones fetch their tokens meanwhile, and a file
+// waits for its status without holding a sending slot. Over a long round
+// trip with small files even the transfers are mostly waiting, so the
+// number of files sending at once grows until the link is kept busy (see
+// senders), up to adaptFactor × UploadConcurrency.
 func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress) error {
 	const op = "aholo: upload"
 	if err := j.packaged(ctx, jr); err != nil {
@@ -67,7 +93,7 @@ func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 	if _, err := jr.Load(keyUploads, &recs); err != nil {
 		return vendors.E(vendors.Other, op, fmt.Errorf("journal: %w", err))
 	}
-	u := &uploader{job: j, jr: jr, recs: map[string]uploadRecord{}}
+	u := newUploader(j, jr)
 	u.prog = &progress{p: p, total: totalSize(j.files)}
 	var todo []file
 	for _, f := range j.files {
@@ -93,12 +119,14 @@ func (j *Job) Upload(ctx context.Context, jr vendors.Journal, p vendors.Progress
 	// pipeline's retry warning to tell, not an upload to announce again.
 	u.prog.sending = sync.OnceFunc(func() { j.log.Info("aholo: uploading", "files", len(todo), "of", len(j.files)) })
 
-	// After a failure no new file starts; those under way finish, so that
-	// what they send is recorded and not sent again by the retry.
+	// After a failure no new file starts and those waiting for a sending
+	// slot give up their turn; those sending finish, so that what they
+	// send is recorded and not sent again by the retry.
 	var (
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, j.v.cfg.UploadConcurrency)
-		stop     atomic.Bool
+		wg sync.WaitGroup
+		// Files under way: sending, about to, or waiting for their status.
+		sem      = make(chan struct{}, 2*u.ceiling)
+		stop     = &u.stopped
 		errMu    sync.Mutex
 		firstErr error
 	)
@@ -153,6 +181,67 @@ type uploader struct {
 
 	// taskIDs maps a token to its block upload task, for abort.
 	taskIDs sync.Map
+
+	// sending bounds the files moving bytes at once; tokens bounds the
+	// files holding a token while they wait for a sending slot, so that
+	// tokens are fetched ahead only as far as they will be used soon.
+	sending, tokens *gate
+	base, ceiling   int
+
+	// stopped is set after a failure: files that have not begun to send
+	// give up their turn (errStopped); those sending finish.
+	stopped atomic.Bool
+
+	tuneMu sync.Mutex
+	rtt    time.Duration // least round trip seen to OUS; 0: none yet
+	ratio  float64       // moving average of transfer time / its busy part
+}
+
+func newUploader(j *Job, jr vendors.Journal) *uploader {
+	base := j.v.cfg.UploadConcurrency
+	ceiling := max(base, min(adaptFactor*base, maxSenders))
+	return &uploader{job: j, jr: jr, recs: map[string]uploadRecord{},
+		sending: newGate(base), tokens: newGate(base), base: base, ceiling: ceiling}
+}
+
+// observe takes the duration of one OUS request: one without a body (a
+// status poll, init) measures the round trip, one with a body (a file or a
+// block) how much of its time the bytes were moving. From these it sets
+// how many files send at once.
+func (u *uploader) observe(hasBody bool, d time.Duration) {
+	u.tuneMu.Lock()
+	defer u.tuneMu.Unlock()
+	if !hasBody {
+		if u.rtt == 0 || d < u.rtt {
+			u.rtt = d
+		}
+		return
+	}
+	if u.rtt == 0 {
+		return
+	}
+	r := float64(u.ceiling)
+	if d > u.rtt {
+		r = min(float64(d)/float64(d-u.rtt), r)
+	}
+	if u.ratio == 0 {
+		u.ratio = r
+	} else {
+		u.ratio = 0.8*u.ratio + 0.2*r
+	}
+	n := senders(u.ratio, u.base, u.ceiling)
+	u.sending.setLimit(n)
+	u.tokens.setLimit(n)
+}
+
+// senders is how many transfers keep the link busy when one transfer's
+// time is ratio times the time its bytes are moving (the rest is the round
+// trip of the request and its answer): while one waits for its answer,
+// ratio-1 others fill the link, plus one in hand; never fewer than base nor
+// more than ceiling. Once the link is full, transfers slow down, the ratio
+// falls, and so does the number.
+func senders(ratio float64, base, ceiling int) int {
+	return min(max(int(math.Ceil(ratio))+1, base), ceiling)
 }
 
 // done records a finished file durably.
@@ -198,6 +287,7 @@ type ous struct {
 	base      *url.URL
 	token     string
 	blockSize int64
+	issued    time.Time // when the token was fetched, by the client's clock
 }
 
 func (u *uploader) token(ctx context.Context, op string) (*ous, error) {
@@ -214,17 +304,51 @@ func (u *uploader) token(ctx context.Context, op string) (*ous, error) {
 	if err != nil {
 		return nil, vendors.E(vendors.Rejected, op+": token", err)
 	}
-	o := &ous{base: base, token: t.OUSToken, blockSize: int64(t.BlockSize)}
+	o := &ous{base: base, token: t.OUSToken, blockSize: int64(t.BlockSize), issued: c.clock.Now()}
 	if o.blockSize <= 0 {
 		o.blockSize = defaultBlockSize
 	}
 	return o, nil
 }
 
+// errStopped is what a file that gave up its turn after another file's
+// failure returns; that failure is the one reported.
+var errStopped = errors.New("aholo: upload stopped after another file failed")
+
 func (u *uploader) fileOnce(ctx context.Context, op string, f file, fp *fileProg) (string, error) {
+	if u.stopped.Load() {
+		return "", errStopped
+	}
+	// The token's round trip overlaps other files' transfers.
+	if err := u.tokens.acquire(ctx); err != nil {
+		return "", vendors.E(vendors.Transient, op, err)
+	}
 	o, err := u.token(ctx, op)
+	if err == nil {
+		err = u.sending.acquire(ctx)
+		if err != nil {
+			err = vendors.E(vendors.Transient, op, err)
+		}
+	}
+	u.tokens.release()
 	if err != nil {
 		return "", err
+	}
+	if u.stopped.Load() {
+		u.sending.release()
+		return "", errStopped
+	}
+	sending := true
+	defer func() {
+		if sending {
+			u.sending.release()
+		}
+	}()
+	if u.job.v.client.clock.Now().Sub(o.issued) > tokenFresh {
+		// A long wait for a slot (a big file ahead on a slow link).
+		if o, err = u.token(ctx, op); err != nil {
+			return "", err
+		}
 	}
 	// The file is sent only if it is still the one validated and packaged
 	// (its MD5 is of those bytes), and checked again once sent.
@@ -237,34 +361,32 @@ func (u *uploader) fileOnce(ctx context.Context, op string, f file, fp *fileProg
 	}
 	defer fh.Close()
 	url, err := u.sendFile(ctx, op, o, fh, f, fp)
+	u.sending.release()
+	sending = false
+	if err == nil && url == "" {
+		url, err = u.wait(ctx, op, o)
+	}
 	if bad := dropfs.CheckOpen(op, u.job.dir, f.Name, fh, f.Stamp); bad != nil {
 		return "", bad
 	}
 	return url, err
 }
 
-// sendFile sends an opened resource, in one request or in blocks, and
-// waits for OUS to have it.
+// sendFile sends an opened resource, in one request or in blocks. It
+// returns the URL if OUS gave it already; otherwise the caller waits for it.
 func (u *uploader) sendFile(ctx context.Context, op string, o *ous, fh *os.File, f file, fp *fileProg) (string, error) {
 	if f.Size <= o.blockSize {
-		url, err := u.single(ctx, op, o, fh, f, fp)
-		if err != nil || url != "" {
-			return url, err
-		}
-	} else {
-		url, err := u.blocks(ctx, op, o, fh, f, fp)
-		var missing *missingEndpoint
-		if errors.As(err, &missing) {
-			// A service without block upload (only the quickstart's single
-			// upload): send the file in one request.
-			u.job.log.Warn("aholo: no block upload here; sending the file in one request", "file", f.Name, "size", f.Size)
-			url, err = u.single(ctx, op, o, fh, f, fp)
-		}
-		if err != nil || url != "" {
-			return url, err
-		}
+		return u.single(ctx, op, o, fh, f, fp)
 	}
-	return u.wait(ctx, op, o)
+	url, err := u.blocks(ctx, op, o, fh, f, fp)
+	var missing *missingEndpoint
+	if errors.As(err, &missing) {
+		// A service without block upload (only the quickstart's single
+		// upload): send the file in one request.
+		u.job.log.Warn("aholo: no block upload here; sending the file in one request", "file", f.Name, "size", f.Size)
+		url, err = u.single(ctx, op, o, fh, f, fp)
+	}
+	return url, err
 }
 
 // send makes one OUS request with the token and decodes d into out.
@@ -293,11 +415,15 @@ func (u *uploader) send(ctx context.Context, op string, o *ous, method, p string
 		req.Header.Set("Content-Type", ctype)
 		req.ContentLength = length
 	}
+	t0 := time.Now()
 	a := u.job.v.client.roundTrip(req)
 	a.err = explain(a.err)
 	if err := classify(op, a, false, true); err != nil {
 		return err
 	}
+	// Real time, not the injected clock: these are measurements of the
+	// link, used only to choose how many files send at once.
+	u.observe(body != nil, time.Since(t0))
 	return decodeData(op, a.env, out)
 }
 
@@ -405,7 +531,7 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 	pace := backoff.New(backoff.Policy{First: statusEvery, Ceiling: statusMax}, c.clock).
 		Until(c.clock.Now().Add(u.job.v.cfg.UploadStatusTimeout))
 	warned := false
-	for {
+	for polls := 1; ; polls++ {
 		var st uploadStatus
 		var raw json.RawMessage
 		err := u.send(ctx, op+": status", o, http.MethodGet, ousStatus, nil, nil, "", 0, &raw)
@@ -438,9 +564,17 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 			}
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service failed the file (status %d)", st.Status))
 		}
-		if err := pace.Wait(ctx, least); err != nil {
-			if !errors.Is(err, backoff.ErrDeadline) { // ctx ended, or its deadline comes first
-				return "", vendors.E(vendors.Transient, op, err)
+		// statusQuick polls statusEvery apart (the service's minimum): most
+		// files are assembled within a second; then the wait grows.
+		var werr error
+		if polls < statusQuick {
+			werr = pace.Sleep(ctx, max(statusEvery, least))
+		} else {
+			werr = pace.Wait(ctx, least)
+		}
+		if werr != nil {
+			if !errors.Is(werr, backoff.ErrDeadline) { // ctx ended, or its deadline comes first
+				return "", vendors.E(vendors.Transient, op, werr)
 			}
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service did not finish the file within %v (status %d)",
 				u.job.v.cfg.UploadStatusTimeout, st.Status))
@@ -592,4 +726,54 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 func (c *countingReader) undo() {
 	c.fp.add(-c.read.Swap(0))
+}
+
+// gate is a semaphore whose size can change while it is in use.
+type gate struct {
+	mu    sync.Mutex
+	limit int
+	used  int
+	wake  chan struct{} // closed and replaced when a place may have come free
+}
+
+func newGate(limit int) *gate { return &gate{limit: limit, wake: make(chan struct{})} }
+
+func (g *gate) acquire(ctx context.Context) error {
+	for {
+		g.mu.Lock()
+		if g.used < g.limit {
+			g.used++
+			g.mu.Unlock()
+			return nil
+		}
+		wake := g.wake
+		g.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	g.used--
+	g.broadcast()
+	g.mu.Unlock()
+}
+
+func (g *gate) setLimit(n int) {
+	g.mu.Lock()
+	if n > g.limit {
+		g.broadcast()
+	}
+	g.limit = n
+	g.mu.Unlock()
+}
+
+// broadcast wakes every waiter; g.mu is held.
+func (g *gate) broadcast() {
+	close(g.wake)
+	g.wake = make(chan struct{})
 }

@@ -6,7 +6,9 @@
 // signature and timestamp are checked, an upload token serves one file and
 // expires after ten minutes, uploads are verified against their MD5, a block
 // upload resumes from the blocks it holds, and create-3d-recon checks each
-// resource's meta against the file that was really uploaded. Tasks then move
+// resource's meta against the file that was really uploaded; with
+// Options.StatusInterval, upload status polls of one token closer together
+// than the service allows (200 ms) are refused as too frequent. Tasks then move
 // through preprocessing, queued and running to success (or failure, on
 // request) as they are polled.
 package aholotest
@@ -68,6 +70,12 @@ type Options struct {
 	// SingleUploadOnly serves only what the quickstart shows of OUS
 	// (single upload and status): the block endpoints answer 404.
 	SingleUploadOnly bool
+	// StatusInterval, if set, is the least time between two status polls
+	// of one upload token: a poll sooner than that is refused as too
+	// frequent (the service asks for polls at least 200 ms apart; set it
+	// to StatusEvery to hold clients to that). Zero accepts any pace, for
+	// tests whose clients' waits end at once.
+	StatusInterval time.Duration
 	// DomainScheme hands globalDomain out as "https://host:port" rather
 	// than the bare "host:port".
 	DomainScheme bool
@@ -90,6 +98,10 @@ type Options struct {
 
 // TokenLife is how long an upload token is good for.
 const TokenLife = 10 * time.Minute
+
+// StatusEvery is the least interval between status polls the service
+// asks for.
+const StatusEvery = 200 * time.Millisecond
 
 // SignatureSkew is how far a request's timestamp may be from the server's
 // clock.
@@ -122,7 +134,11 @@ type Server struct {
 	seq        int
 	calls      map[string]int
 
-	bytes atomic.Int64
+	bytes     atomic.Int64
+	throttled atomic.Int64
+
+	// active and peak count the requests being handled, per path.
+	active, peak map[string]int
 
 	busyMu   sync.Mutex
 	busyCond *sync.Cond
@@ -130,10 +146,11 @@ type Server struct {
 }
 
 type token struct {
-	issued  time.Time
-	expired bool
-	md5     string  // the file this token is bound to, once used
-	upload  *upload // its upload
+	issued   time.Time
+	lastPoll time.Time // the last status poll, for StatusInterval
+	expired  bool
+	md5      string  // the file this token is bound to, once used
+	upload   *upload // its upload
 }
 
 type upload struct {
@@ -209,6 +226,8 @@ func NewServer(opts Options) *Server {
 		files:    map[string]*stored{},
 		projects: map[string]*project{},
 		calls:    map[string]int{},
+		active:   map[string]int{},
+		peak:     map[string]int{},
 	}
 	s.busyCond = sync.NewCond(&s.busyMu)
 	apiMux, ousMux := http.NewServeMux(), http.NewServeMux()
@@ -380,6 +399,18 @@ func (s *Server) Calls(path string) int {
 	return s.calls[path]
 }
 
+// MaxConcurrent is the most requests to the path that were handled at
+// once so far.
+func (s *Server) MaxConcurrent(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak[path]
+}
+
+// Throttled is how many status polls were refused as too frequent
+// (Options.StatusInterval).
+func (s *Server) Throttled() int64 { return s.throttled.Load() }
+
 // ---- plumbing
 
 type envelope struct {
@@ -426,6 +457,13 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 		download := strings.HasPrefix(r.URL.Path, "/files/") || strings.HasPrefix(r.URL.Path, "/assets/")
 		s.mu.Lock()
 		s.calls[r.URL.Path]++
+		s.active[r.URL.Path]++
+		s.peak[r.URL.Path] = max(s.peak[r.URL.Path], s.active[r.URL.Path])
+		defer func() {
+			s.mu.Lock()
+			s.active[r.URL.Path]--
+			s.mu.Unlock()
+		}()
 		fail := !download && s.failNext > 0
 		status := s.failStatus
 		if fail {
@@ -978,7 +1016,17 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request, t *token) {
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, t *token) {
 	s.mu.Lock()
 	u := t.upload
+	now := s.opts.Now()
+	early := s.opts.StatusInterval > 0 && !t.lastPoll.IsZero() && now.Sub(t.lastPoll) < s.opts.StatusInterval
+	if !early {
+		t.lastPoll = now
+	}
 	s.mu.Unlock()
+	if early {
+		s.throttled.Add(1)
+		refuse(w, "429", "too many requests: poll the upload status at most every %v", s.opts.StatusInterval)
+		return
+	}
 	if u == nil {
 		refuse(w, errFailed, "no upload for this token")
 		return
