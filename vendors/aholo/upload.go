@@ -565,10 +565,11 @@ func (u *uploader) wait(ctx context.Context, op string, o *ous) (string, error) 
 			return "", vendors.E(vendors.Transient, op, fmt.Sprintf("the upload service failed the file (status %d)", st.Status))
 		}
 		// statusQuick polls statusEvery apart (the service's minimum): most
-		// files are assembled within a second; then the wait grows.
+		// files are assembled within a second; then, or once an answer
+		// without data asks for patience, the wait grows.
 		var werr error
-		if polls < statusQuick {
-			werr = pace.Sleep(ctx, max(statusEvery, least))
+		if polls < statusQuick && least == 0 {
+			werr = pace.Sleep(ctx, statusEvery)
 		} else {
 			werr = pace.Wait(ctx, least)
 		}
