@@ -15,6 +15,7 @@ TOOLS     := $(CURDIR)/.tools/bin
 VERSITYGW := $(TOOLS)/versitygw
 GORELEASER := $(TOOLS)/goreleaser
 MINIO     := $(TOOLS)/minio
+RCLONE    := $(TOOLS)/rclone
 NAS_REPORT := $(CURDIR)/.tools/nas-tests.txt
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE      := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
@@ -83,8 +84,14 @@ demo:
 # loopback. BENCH_FLAGS=-quick for the 100 MiB-only run; results go to
 # bench-results/<time>.json and one line per run to bench-results/history.jsonl.
 .PHONY: bench
-bench: tools $(MINIO)
+bench: tools $(MINIO) $(RCLONE)
 	SCANDROP_VERSITYGW=$(VERSITYGW) SCANDROP_MINIO=$(MINIO) $(GO) run ./cmd/scandrop-bench $(BENCH_FLAGS)
+
+# rclone, the baseline of the WAN runs (`rclone copy` through the same
+# link), pinned by version and installed once into .tools/ (a large build,
+# niced); the benchmark takes .tools/bin/rclone first.
+$(RCLONE):
+	GOBIN=$(TOOLS) nice $(GO) install github.com/rclone/rclone@v1.76.0
 
 # MinIO, the fast S3 server the benchmark needs (the tests do not: `make
 # test` does not build it). Pinned in tools/minio/go.mod, a module of its

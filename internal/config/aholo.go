@@ -35,8 +35,9 @@ type Aholo struct {
 	// job fails as timed out. Default 6h; > 0.
 	Timeout Duration `yaml:"timeout"`
 
-	// UploadConcurrency is how many files are uploaded at once per job.
-	// Default 4; at least 1.
+	// UploadConcurrency is how many files send their bytes at once per
+	// job, at least: more do when round trips dominate, up to 8× this
+	// (vendors/aholo). Default 4; at least 1.
 	UploadConcurrency int `yaml:"upload_concurrency"`
 
 	// VideoType is the resources[].type code sent for a video. Default 1:
