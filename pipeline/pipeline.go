@@ -378,7 +378,12 @@ func (r *run) run(ctx context.Context) *Result {
 		if err != nil {
 			return r.failOrStop(ctx, StageSubmit, err)
 		}
-		r.log.Info("task created", "vendor_ids", fmt.Sprint(map[string]string(ids)))
+		// One attribute per id, in a stable order: "project_id=… task_code=…".
+		attrs := []any{}
+		for _, k := range slices.Sorted(maps.Keys(ids)) {
+			attrs = append(attrs, k, ids[k])
+		}
+		r.log.Info("task created", attrs...)
 		r.p.o.Crash("submitted")
 	}
 
