@@ -55,9 +55,14 @@ func (c *client) accessToken(ctx context.Context, force bool) (string, error) {
 		return "", wrapOp("realsee: access_token", err)
 	}
 	if env.Code != codeOK {
-		kind := vendors.Auth
-		if isExpired(env) { // should not happen for this call; treat as passing weather
-			kind = vendors.Transient
+		// The document gives one failure of this call: code -1, "illegal
+		// app", wrong app_key or app_secret. Any other code ("system
+		// busy" under another number, rate limits) is the gateway's
+		// trouble, not the credentials': retried, and never a reason to
+		// hold an account's drops.
+		kind := vendors.Transient
+		if env.Code == codeFailed {
+			kind = vendors.Auth
 		}
 		return "", envErr("realsee: access_token", kind, env)
 	}

@@ -2,7 +2,9 @@ package realsee_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -50,5 +52,30 @@ func TestCheckCredentials(t *testing.T) {
 	s.FailNext(10, http.StatusBadGateway)
 	if err := newVendor("k", "s").CheckCredentials(ctx); vendors.KindOf(err) != vendors.Transient {
 		t.Errorf("outage: got %v, want kind transient", err)
+	}
+}
+
+// A token answer with a code other than the document's -1 ("illegal
+// app") is the gateway's trouble, not the credentials': Transient, so the
+// credential gate never holds an account's drops on it.
+func TestAccessTokenOtherCodesAreTransient(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want vendors.Kind
+	}{
+		{`{"code":-1,"status":"illegal app"}`, vendors.Auth},
+		{`{"code":500,"status":"internal error"}`, vendors.Transient},
+		{`{"code":10001,"status":"rate limited"}`, vendors.Transient},
+		{`{"code":-3,"status":"access_token expired"}`, vendors.Transient},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, c.body)
+		}))
+		err := realsee.New(realsee.Config{Endpoint: srv.URL, AppKey: "k", AppSecret: "s"}).CheckCredentials(context.Background())
+		srv.Close()
+		if got := vendors.KindOf(err); got != c.want {
+			t.Errorf("%s: kind %v (%v), want %v", c.body, got, err, c.want)
+		}
 	}
 }
