@@ -231,7 +231,9 @@ func (j *Job) Submit(ctx context.Context, jr vendors.Journal) (vendors.IDs, erro
 	// may exist, and only a person can tell.
 	err := j.v.client.api(ctx, op, http.MethodPost, "/project/create-3d-recon", nil, body, &id, true)
 	if err != nil {
-		j.log.Error("aholo: submit failed", "err", err, "safe_to_retry", vendors.SafeToRetry(err))
+		// The pipeline says what happens next (a retry, once per outage,
+		// or the job's failure); here only the detail, for debugging.
+		j.log.Debug("aholo: submit failed", "err", err, "safe_to_retry", vendors.SafeToRetry(err))
 		return nil, err
 	}
 	if id == "" {
