@@ -94,7 +94,7 @@ func newRootCmd(stderr io.Writer) *cobra.Command {
 	// "scandrop [command]" alone.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable .HasParent}}", 1))
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.config, "config", "", "config file (default ./config.yaml, then the OS config dir: /etc/scandrop/config.yaml)")
+	pf.StringVar(&g.config, "config", "", "config file (default: ./config.yaml, else ~/.config/scandrop/config.yaml, else /etc/scandrop/config.yaml; see the README)")
 	pf.StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: the config's log.format, else text)")
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the config's log.level, else info)")
 	root.RegisterFlagCompletionFunc("log-format", fixedCompletions("text", "json"))
