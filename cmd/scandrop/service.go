@@ -287,7 +287,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if err != nil {
 		return err
 	}
-	needs, err := checkServiceConfig(cfgPath, envVals)
+	needs, deferred, err := checkServiceConfig(cfgPath, envVals)
 	if err != nil {
 		return err
 	}
@@ -397,6 +397,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if len(needs) > 0 && l.envFile != "" {
 		p("needs", strings.Join(needs, ", ")+": not in "+l.at(l.envFile)+" yet")
 	}
+	for _, d := range deferred {
+		p("unchecked", d+" (checked once the value is set)")
+	}
 	if l.init == "systemd" && l.scope == "user" {
 		fmt.Fprintln(stdout, "To start it at boot without a login: loginctl enable-linger "+currentUserName())
 	}
@@ -453,35 +456,89 @@ func serviceExe(o serviceOptions, stderr io.Writer) (string, error) {
 	return filepath.ToSlash(exe), nil
 }
 
+// placeholderValue stands in, for the install-time check, for a ${NAME}
+// the environment file does not hold yet: an https URL on a reserved
+// host (RFC 2606 .invalid), valid as a URL, an endpoint and a plain string.
+const placeholderValue = "https://scandrop-placeholder.invalid"
+
 // checkServiceConfig loads the config as the service will: ${NAME} from
-// the environment file (env). Names that are not there are looked up in
-// this shell only to check the rest of the config, never written
-// anywhere, and returned: the service will need them.
-func checkServiceConfig(path string, env map[string]string) ([]string, error) {
+// the environment file (env), never from this shell. A name the file does
+// not hold is needed: it is returned, and checked as placeholderValue.
+// A problem on a line that names a needed ${NAME} is the placeholder's
+// (say, a number or a URL built around it): it is returned in deferred,
+// to be checked when the value is there, not refused.
+func checkServiceConfig(path string, env map[string]string) (needs, deferred []string, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, nil, usageError{err.Error()}
 	}
-	needs := map[string]bool{}
+	missing := map[string]bool{}
 	lookup := func(name string) (string, bool) {
 		if v, ok := env[name]; ok {
 			return v, true
 		}
-		needs[name] = true
-		if v, ok := os.LookupEnv(name); ok {
-			return v, true
+		missing[name] = true
+		return placeholderValue, true
+	}
+	_, perr := config.ParseEnv(data, path, lookup)
+	for n := range missing {
+		needs = append(needs, n)
+	}
+	sort.Strings(needs)
+	if perr == nil {
+		return needs, nil, nil
+	}
+	lines := strings.Split(string(data), "\n")
+	var real []string
+	for _, p := range configProblems(perr) {
+		msg := p.Error()
+		if n := problemLine(msg, path); n > 0 && n <= len(lines) && namesMissing(lines[n-1], missing) {
+			deferred = append(deferred, msg)
+			continue
 		}
-		return "unset-at-install", true
+		real = append(real, msg)
 	}
-	if _, err := config.ParseEnv(data, path, lookup); err != nil {
-		return nil, usageError{err.Error()}
+	if len(real) > 0 {
+		return nil, nil, usageError{strings.Join(real, "\n")}
 	}
-	var names []string
-	for n := range needs {
-		names = append(names, n)
+	return needs, deferred, nil
+}
+
+// configProblems splits config.ParseEnv's error into its problems (one
+// per line of the config).
+func configProblems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	sort.Strings(names)
-	return names, nil
+	return []error{err}
+}
+
+// problemLine is the config line a problem ("FILE:LINE: msg") is about, 0
+// if none.
+func problemLine(msg, file string) int {
+	rest, ok := strings.CutPrefix(msg, file+":")
+	if !ok {
+		return 0
+	}
+	digits, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0
+	}
+	n := 0
+	if _, err := fmt.Sscanf(digits, "%d", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// namesMissing reports whether line refers to one of the names as ${NAME}.
+func namesMissing(line string, missing map[string]bool) bool {
+	for n := range missing {
+		if strings.Contains(line, "${"+n+"}") {
+			return true
+		}
+	}
+	return false
 }
 
 // readEnvFile reads NAME=value lines as the init scripts and systemd do.
@@ -917,9 +974,12 @@ func runWindowsService(o serviceOptions, stdout io.Writer) error {
 			return err
 		}
 		// The service sees the system environment, not this shell's.
-		needs, err := checkServiceConfig(cfgPath, map[string]string{})
+		needs, deferred, err := checkServiceConfig(cfgPath, map[string]string{})
 		if err != nil {
 			return err
+		}
+		for _, d := range deferred {
+			fmt.Fprintf(stdout, "unchecked: %s (checked once the value is set)\n", d)
 		}
 		if len(needs) > 0 {
 			fmt.Fprintf(stdout, "WARN the service will not see %s from this shell: put each secret into a file readable by the service account only and name it in the config (app_secret_file:, secret_file:, token_file:)\n", strings.Join(needs, ", "))

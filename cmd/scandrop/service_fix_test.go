@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// hookConfig writes a config with a webhook URL from ${HOOKURL} (and
+// extra appended) and an environment file under f.root holding the
+// Realsee secrets but not HOOKURL.
+func hookConfig(t *testing.T, f svcFixture, extra string) {
+	t.Helper()
+	cfg := "watches:\n  - dir: " + f.watch + "\n    mode: poll\nrealsee:\n  app_key: ${REALSEE_APP_KEY}\n  app_secret: ${REALSEE_APP_SECRET}\nnotify:\n  webhooks:\n    - url: ${HOOKURL}\n" + extra
+	if err := os.WriteFile(f.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ef := filepath.Join(f.root, "etc/scandrop/env")
+	os.MkdirAll(filepath.Dir(ef), 0o755)
+	if err := os.WriteFile(ef, []byte("REALSEE_APP_KEY=k\nREALSEE_APP_SECRET=s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Install checks the config with the environment file's values, never
+// the installing shell's: whether HOOKURL is unset, garbage or a good URL
+// in this shell, the install succeeds and names HOOKURL as still needed.
+// A config error that is not the placeholder's still fails the install.
+func TestServiceInstallIgnoresShellEnv(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("--root is not on Windows")
+	}
+	for _, tc := range []struct{ name, env string }{
+		{"unset", ""},
+		{"garbage", "HOOKURL=garbage"},
+		{"good", "HOOKURL=https://x.example/abc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSvcFixture(t, "config.yaml")
+			hookConfig(t, f, "")
+			if _, ok := os.LookupEnv("HOOKURL"); ok {
+				t.Setenv("HOOKURL", "") // restored after the test
+				os.Unsetenv("HOOKURL")
+			}
+			var env []string
+			if tc.env != "" {
+				env = append(env, tc.env)
+			}
+			out, errOut, code := runSvc(t, env, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config)
+			if code != 0 {
+				t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
+			}
+			if !strings.Contains(out, "needs:       HOOKURL: not in "+filepath.Join(f.root, "etc/scandrop/env")+" yet") {
+				t.Errorf("HOOKURL not listed as still needed:\n%s", out)
+			}
+			if strings.Contains(out, "REALSEE_APP") {
+				t.Errorf("names the env file holds are listed as needed:\n%s", out)
+			}
+		})
+	}
+
+	// A field that fails only because of the placeholder: reported, not refused.
+	f := newSvcFixture(t, "config.yaml")
+	hookConfig(t, f, "  commands:\n    - run: [/bin/true]\n      timeout: ${HOOKTIMEOUT}\n")
+	out, errOut, code := runSvc(t, nil, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config)
+	if code != 0 || !strings.Contains(out, "HOOKTIMEOUT") || !strings.Contains(out, "unchecked:") {
+		t.Errorf("a placeholder-only failure: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// A real error next to a placeholder still fails the install.
+	f = newSvcFixture(t, "config.yaml")
+	hookConfig(t, f, "    - url: ftp://nope.example/\n")
+	out, errOut, code = runSvc(t, []string{"HOOKURL=https://x.example/abc"}, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config)
+	if code != exitUsage || !strings.Contains(errOut, "notify.webhooks[1].url: must start with https:// or http://") || strings.Contains(errOut, "webhooks[0]") {
+		t.Errorf("a real config error: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "etc/systemd/system/scandrop.service")); err == nil {
+		t.Error("a refused install wrote the unit")
+	}
+}
