@@ -79,8 +79,9 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
   --config FILE       install: the config the service runs with (checked first)
   --scope system|user system (default): a system service; user: a per-user service
                       (systemd --user unit, launchd agent), no root needed
-  --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem;
-                      Windows: one that can reach the SMB shares)
+  --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem);
+                      it must exist (under --root: in DIR/etc/passwd if there is one);
+                      Windows: one that can reach the SMB shares, checked by the service manager
   --purge             uninstall: also remove the environment file (secrets) and the state folder
   --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
   --root DIR          relocate the installation (files, env file, log, pid file) under DIR
@@ -271,10 +272,8 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		if !unixAccount.MatchString(l.runAs) {
 			return usageError{fmt.Sprintf("--run-as %q: not a user name", l.runAs)}
 		}
-		if l.root == "/" {
-			if _, err := user.Lookup(l.runAs); err != nil {
-				return usageError{fmt.Sprintf("--run-as %s: no such account here (%v)", l.runAs, err)}
-			}
+		if err := accountExists(l); err != nil {
+			return usageError{fmt.Sprintf("--run-as %s: %v: create the account first (e.g. useradd --system --no-create-home %s), or leave --run-as out", l.runAs, err, l.runAs)}
 		}
 	}
 	if _, err := os.Stat(l.at(l.unit)); err == nil {
@@ -417,6 +416,37 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		fmt.Fprintf(stdout, "Next: put %s into %s, then: %s\n", strings.Join(needs, ", "), l.at(l.envFile), start)
 	} else {
 		fmt.Fprintf(stdout, "Next: %s\n", start)
+	}
+	return nil
+}
+
+// accountExists checks that l.runAs is an account of the system the
+// service will run on: under --root, that root's etc/passwd if it has one
+// (an image being prepared), else this machine's. (Windows accounts are
+// left to the service control manager, which refuses an unknown one at
+// install.)
+func accountExists(l *serviceLayout) error {
+	if l.root != "/" {
+		if f, err := os.Open(l.at("/etc/passwd")); err == nil {
+			defer f.Close()
+			sc := bufio.NewScanner(io.LimitReader(f, 16<<20))
+			for sc.Scan() {
+				if name, _, _ := strings.Cut(sc.Text(), ":"); name == l.runAs {
+					return nil
+				}
+			}
+			if err := sc.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("no such account in %s", l.at("/etc/passwd"))
+		}
+	}
+	if _, err := user.Lookup(l.runAs); err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return errors.New("no such account on this machine")
+		}
+		return fmt.Errorf("cannot look the account up: %v", err)
 	}
 	return nil
 }

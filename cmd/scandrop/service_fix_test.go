@@ -80,3 +80,35 @@ func TestServiceInstallIgnoresShellEnv(t *testing.T) {
 		t.Error("a refused install wrote the unit")
 	}
 }
+
+// --run-as names an account that exists: an unknown one is refused at
+// install, before anything is written; under --root, the root's
+// etc/passwd is the system the account must exist on.
+func TestServiceRunAsUnknownAccount(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows accounts are checked by the service control manager")
+	}
+	const nobody = "scandrop-no-such-user"
+	f := newSvcFixture(t, "config.yaml")
+	out, errOut, code := runSvc(t, nil, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config, "--run-as", nobody)
+	if code != exitUsage || !strings.Contains(errOut, "--run-as "+nobody+": no such account on this machine") {
+		t.Errorf("unknown account: exit %d\n%s%s", code, out, errOut)
+	}
+	if left := files(t, f.root); len(left) != 0 {
+		t.Errorf("a refused install wrote %v", left)
+	}
+	// The root's own accounts, when it has them.
+	os.MkdirAll(filepath.Join(f.root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(f.root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\n"+nobody+":x:990:990::/:/usr/sbin/nologin\n"), 0o644)
+	out, errOut, code = runSvc(t, nil, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config, "--run-as", nobody)
+	if code != 0 {
+		t.Fatalf("account of the root: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.root, "etc/systemd/system/scandrop.service")); !strings.Contains(string(b), "\nUser="+nobody+"\n") {
+		t.Errorf("unit without User=%s:\n%s", nobody, b)
+	}
+	runSvc(t, nil, "service", "uninstall", "--init", "systemd", "--root", f.root)
+	if _, errOut, code = runSvc(t, nil, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config, "--run-as", "daemon"); code != exitUsage || !strings.Contains(errOut, "no such account in "+filepath.Join(f.root, "etc/passwd")) {
+		t.Errorf("an account of this machine but not of the root: exit %d %s", code, errOut)
+	}
+}
