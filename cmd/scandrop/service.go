@@ -40,6 +40,7 @@ import (
 const (
 	exitSvcRunning      = 0
 	exitSvcUnknown      = 1 // the service manager could not be asked
+	exitSvcDead         = 1 // SysV: not running, but its pid file is left (killed, crashed)
 	exitSvcStopped      = 3 // installed, not running (also: failed, restarting)
 	exitSvcNotInstalled = 4
 )
@@ -86,7 +87,8 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
   --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
   --root DIR          relocate the installation (files, env file, log, pid file) under DIR
   --settle DURATION   start: how long the service must keep running to count as started (3s)
-status exits 0 running, 3 stopped, 4 not installed, 1 unknown.`
+status exits 0 running, 1 dead with its pid file left (crashed, killed) or state unknown,
+3 stopped, 4 not installed (the LSB init script codes).`
 
 // runService carries out o.Action.
 func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer) error {
@@ -702,19 +704,21 @@ func chownNumeric(p, uid, gid string) {
 }
 
 // serviceState asks the init system whether the service runs. detail
-// says more (systemd's sub-state: "auto-restart", "failed").
-func serviceState(ctx context.Context, l *serviceLayout) (installed, running bool, detail string, err error) {
+// says more (systemd's sub-state: "auto-restart", "failed"). dead: not
+// running, but not stopped either (the SysV script's LSB status 1: the
+// pid file is left, the daemon was killed or crashed).
+func serviceState(ctx context.Context, l *serviceLayout) (installed, running, dead bool, detail string, err error) {
 	if _, err := os.Stat(l.at(l.unit)); err != nil {
-		return false, false, "", nil
+		return false, false, false, "", nil
 	}
 	if l.root != "/" && l.init != "sysv" {
-		return true, false, "relocated with --root: not known to the service manager", nil
+		return true, false, false, "relocated with --root: not known to the service manager", nil
 	}
 	switch l.init {
 	case "systemd":
 		out, err := exec.CommandContext(ctx, "systemctl", append(systemctlArgs(l), "show", "scandrop.service", "-p", "ActiveState", "-p", "SubState")...).Output()
 		if err != nil {
-			return true, false, "", fmt.Errorf("systemctl show: %v", err)
+			return true, false, false, "", fmt.Errorf("systemctl show: %v", err)
 		}
 		var active, sub string
 		for _, line := range strings.Split(string(out), "\n") {
@@ -724,7 +728,7 @@ func serviceState(ctx context.Context, l *serviceLayout) (installed, running boo
 				sub = v
 			}
 		}
-		return true, active == "active" && sub == "running", active + "/" + sub, nil
+		return true, active == "active" && sub == "running", false, active + "/" + sub, nil
 	case "sysv", "openrc":
 		cmd := exec.CommandContext(ctx, l.at(l.unit), "status")
 		cmd.Env = cleanEnv()
@@ -735,21 +739,21 @@ func serviceState(ctx context.Context, l *serviceLayout) (installed, running boo
 		var ee *exec.ExitError
 		switch {
 		case err == nil:
-			return true, true, strings.TrimSpace(string(out)), nil
+			return true, true, false, strings.TrimSpace(string(out)), nil
 		case errors.As(err, &ee):
-			return true, false, strings.TrimSpace(string(out)), nil
+			return true, false, l.init == "sysv" && ee.ExitCode() == 1, strings.TrimSpace(string(out)), nil
 		}
-		return true, false, "", err
+		return true, false, false, "", err
 	case "launchd":
 		out, _ := exec.CommandContext(ctx, "launchctl", "list", "scandrop").Output()
-		return true, regexp.MustCompile(`"PID" = [0-9]+;`).Match(out), "", nil
+		return true, regexp.MustCompile(`"PID" = [0-9]+;`).Match(out), false, "", nil
 	}
-	return true, false, "", nil
+	return true, false, false, "", nil
 }
 
 // serviceStatus prints the state; the exit code tells it to scripts.
 func serviceStatus(ctx context.Context, l *serviceLayout, stdout io.Writer) error {
-	installed, running, detail, err := serviceState(ctx, l)
+	installed, running, dead, detail, err := serviceState(ctx, l)
 	where := fmt.Sprintf("(%s: %s)", l.init, l.at(l.unit))
 	switch {
 	case !installed:
@@ -760,15 +764,24 @@ func serviceStatus(ctx context.Context, l *serviceLayout, stdout io.Writer) erro
 		return exitStatus{exitSvcUnknown, err.Error()}
 	}
 	state := "stopped"
-	if running {
+	switch {
+	case running:
 		state = "running"
+	case dead:
+		state = "crashed: not running, pid file left"
 	}
 	if detail != "" {
 		where += " " + detail
 	}
 	fmt.Fprintln(stdout, state, where)
 	fmt.Fprintln(stdout, "log:", l.logWhere())
-	if !running {
+	if dead {
+		fmt.Fprintln(stdout, "it was killed or died without a stop: its log tells why; scandrop service start starts it again")
+	}
+	switch {
+	case dead:
+		return exitStatus{code: exitSvcDead}
+	case !running:
 		return exitStatus{code: exitSvcStopped}
 	}
 	return nil
@@ -824,7 +837,7 @@ func controlService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 				return ctx.Err()
 			}
 		}
-		_, running, detail, serr := serviceState(ctx, l)
+		_, running, _, detail, serr := serviceState(ctx, l)
 		if serr == nil && !running {
 			err = fmt.Errorf("it exited within %s (%s)", o.Settle, detail)
 		}
@@ -904,7 +917,7 @@ func tailFile(p string, n int) ([]string, error) {
 // Kept: the config (install never wrote it) and an environment file
 // holding values (the secrets) unless --purge.
 func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) error {
-	installed, running, _, _ := serviceState(ctx, l)
+	installed, running, _, _, _ := serviceState(ctx, l)
 	if running || (installed && l.init == "launchd" && l.root == "/") {
 		so := o
 		so.Action = "stop"

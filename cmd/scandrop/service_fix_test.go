@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hookConfig writes a config with a webhook URL from ${HOOKURL} (and
@@ -110,5 +112,63 @@ func TestServiceRunAsUnknownAccount(t *testing.T) {
 	runSvc(t, nil, "service", "uninstall", "--init", "systemd", "--root", f.root)
 	if _, errOut, code = runSvc(t, nil, "service", "install", "--init", "systemd", "--root", f.root, "--config", f.config, "--run-as", "daemon"); code != exitUsage || !strings.Contains(errOut, "no such account in "+filepath.Join(f.root, "etc/passwd")) {
 		t.Errorf("an account of this machine but not of the root: exit %d %s", code, errOut)
+	}
+}
+
+// A SysV daemon killed without a stop leaves its pid file: status says
+// "crashed" and exits 1 (LSB: dead and pid file exists), not 3
+// (stopped); start starts it again.
+func TestServiceSysVCrashedStatus(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the SysV script runs on Linux")
+	}
+	f := newSvcFixture(t, "config.yaml")
+	args := []string{"--init", "sysv", "--root", f.root}
+	svc := func(action string, extra ...string) (string, string, int) {
+		t.Helper()
+		return runSvc(t, nil, append(append([]string{"service", action}, args...), extra...)...)
+	}
+	t.Cleanup(func() { svc("stop") })
+	if out, errOut, code := svc("install", "--config", f.config); code != 0 {
+		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
+	}
+	envPath := filepath.Join(f.root, "etc/scandrop/env")
+	if err := os.WriteFile(envPath, []byte("REALSEE_APP_KEY=k\nREALSEE_APP_SECRET=s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := svc("start", "--settle", "1s"); code != 0 {
+		t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
+	}
+	pidFile := filepath.Join(f.root, "var/run/scandrop.pid")
+	pb, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pb)))
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(); err != nil { // SIGKILL: no stop, the pid file stays
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && alive(pid); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, _, code := svc("status")
+	if code != exitSvcDead || !strings.HasPrefix(out, "crashed: not running, pid file left") {
+		t.Errorf("status after kill -9: exit %d %q", code, out)
+	}
+	if out, errOut, code := svc("start", "--settle", "1s"); code != 0 {
+		t.Fatalf("start after a crash: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code = svc("status"); code != exitSvcRunning {
+		t.Errorf("status after the new start: exit %d %q", code, out)
+	}
+	if out, errOut, code := svc("stop"); code != 0 {
+		t.Fatalf("stop: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code = svc("status"); code != exitSvcStopped || !strings.HasPrefix(out, "stopped") {
+		t.Errorf("status after stop: exit %d %q", code, out)
 	}
 }
