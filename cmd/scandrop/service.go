@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -295,6 +296,24 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 
 	var created []string
 	note := func(p string) { created = append(created, p) }
+	// mkdir makes folder d and notes each folder it creates, the outer
+	// first, so that a rollback removes them inner first.
+	mkdir := func(d string) error {
+		var missing []string
+		for p := d; ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); err == nil || p == filepath.Dir(p) {
+				break
+			}
+			missing = append(missing, p)
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			note(missing[i])
+		}
+		return nil
+	}
 	defer func() {
 		if err != nil {
 			for i := len(created) - 1; i >= 0; i-- {
@@ -308,10 +327,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if l.envFile != "" {
 		ef := l.at(l.envFile)
 		if !envExists {
-			if _, err := os.Stat(filepath.Dir(ef)); err != nil {
-				note(filepath.Dir(ef))
-			}
-			if err := os.MkdirAll(filepath.Dir(ef), 0o755); err != nil {
+			if err := mkdir(filepath.Dir(ef)); err != nil {
 				return err
 			}
 			if err := writeFileExcl(ef, renderEnvFile(needs), 0o600); err != nil {
@@ -331,10 +347,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		}
 	}
 	if l.logDir != "" {
-		if _, err := os.Stat(l.at(l.logDir)); err != nil {
-			note(l.at(l.logDir))
-		}
-		if err := os.MkdirAll(l.at(l.logDir), 0o755); err != nil {
+		if err := mkdir(l.at(l.logDir)); err != nil {
 			return err
 		}
 		if l.init == "launchd" && l.runAs != "" { // launchd opens the log as the account
@@ -347,7 +360,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if l.init == "sysv" || l.init == "openrc" {
 		mode = 0o755
 	}
-	if err := os.MkdirAll(filepath.Dir(l.at(l.unit)), 0o755); err != nil {
+	if err := mkdir(filepath.Dir(l.at(l.unit))); err != nil {
 		return err
 	}
 	if err := writeFileExcl(l.at(l.unit), renderUnit(l), mode); err != nil {
@@ -365,7 +378,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		}
 	}
 	// Enable: start at boot.
-	enabled, err := enableService(ctx, l)
+	enabled, skipped, err := enableService(ctx, l, mkdir)
 	for _, link := range enabled {
 		if l.init == "sysv" || l.root != "/" { // links scandrop made itself
 			note(link)
@@ -380,6 +393,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	p(map[string]string{"systemd": "unit", "sysv": "init script", "openrc": "init script", "launchd": "plist"}[l.init], l.at(l.unit))
 	if len(enabled) > 0 {
 		p("enabled", strings.Join(enabled, ", "))
+	}
+	if len(skipped) > 0 {
+		p("not enabled", "no "+strings.Join(skipped, ", ")+" here: it does not start at boot by those; use the distribution's tool (update-rc.d scandrop defaults, chkconfig --add scandrop)")
 	}
 	p("runs", l.exe+" run --config "+l.config)
 	p("as user", describeAccount(l))
@@ -632,47 +648,49 @@ func writeFileExcl(p, content string, mode os.FileMode) error {
 
 // enableService makes the service start at boot and returns the links
 // that do it. Relocated (--root), it makes the links itself, as
-// systemctl enable and rc-update add would.
-func enableService(ctx context.Context, l *serviceLayout) ([]string, error) {
+// systemctl enable and rc-update add would, and the folders they are in
+// with mkdir. A live SysV machine without one of the rcN.d folders gets
+// no link there: skipped names the folder.
+func enableService(ctx context.Context, l *serviceLayout, mkdir func(string) error) (made, skipped []string, err error) {
 	live := l.root == "/"
 	switch {
 	case l.init == "systemd" && live:
 		args := systemctlArgs(l)
 		if err := runTool(ctx, "systemctl", append(args, "daemon-reload")...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := runTool(ctx, "systemctl", append(args, "enable", "scandrop.service")...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return l.links, nil
+		return l.links, nil, nil
 	case l.init == "openrc" && live:
 		if err := runTool(ctx, "rc-update", "add", "scandrop", "default"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return l.links, nil
+		return l.links, nil, nil
 	case l.init == "launchd":
-		return nil, nil // RunAtLoad: loaded by start, and at every boot
+		return nil, nil, nil // RunAtLoad: loaded by start, and at every boot
 	}
-	var made []string
 	for _, link := range l.links {
 		dir := filepath.Dir(l.at(link))
-		if l.init == "sysv" {
+		if l.init == "sysv" && l.root == "/" {
 			if _, err := os.Stat(dir); err != nil {
-				continue // no such runlevel directory here
+				skipped = append(skipped, dir) // no such runlevel folder here
+				continue
 			}
-		} else if err := os.MkdirAll(dir, 0o755); err != nil {
-			return made, err
+		} else if err := mkdir(dir); err != nil {
+			return made, skipped, err
 		}
 		target, err := filepath.Rel(dir, l.at(l.unit)) // as update-rc.d makes them
 		if err != nil {
-			return made, err
+			return made, skipped, err
 		}
 		if err := os.Symlink(target, l.at(link)); err != nil && !errors.Is(err, os.ErrExist) {
-			return made, err
+			return made, skipped, err
 		}
 		made = append(made, l.at(link))
 	}
-	return made, nil
+	return made, skipped, nil
 }
 
 func systemctlArgs(l *serviceLayout) []string {
@@ -981,6 +999,17 @@ func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, s
 			}
 		}
 	}
+	if len(removed) > 0 && !live {
+		// Relocated, the folders on the way are the installation's
+		// (install, and the init script at start, made them): those left
+		// empty go, up to the root itself.
+		for _, p := range []string{l.unit, l.pidFile, l.logDir, l.rotate, l.envFile, l.stateDir} {
+			removed = append(removed, pruneEmptyDirs(l.root, path.Dir(l.at(p)))...)
+		}
+		for _, link := range l.links {
+			removed = append(removed, pruneEmptyDirs(l.root, path.Dir(l.at(link)))...)
+		}
+	}
 	if len(removed) == 0 {
 		fmt.Fprintf(stdout, "scandrop service: not installed (%s: no %s); nothing removed\n", l.init, l.at(l.unit))
 		return nil
@@ -995,6 +1024,20 @@ func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, s
 	}
 	fmt.Fprintln(stdout, "  the config, the watch folders and what is in them (install did not create them)")
 	return nil
+}
+
+// pruneEmptyDirs removes dir and its parents while they are empty
+// folders, stopping at root (kept), and returns what it removed.
+func pruneEmptyDirs(root, dir string) (removed []string) {
+	root = path.Clean(root)
+	for d := path.Clean(dir); d != root && strings.HasPrefix(d, root+"/"); d = path.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || os.Remove(d) != nil {
+			break
+		}
+		removed = append(removed, d)
+	}
+	return removed
 }
 
 // runWindowsService installs and controls the Windows service through

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -117,7 +118,9 @@ func TestServiceRunAsUnknownAccount(t *testing.T) {
 
 // A SysV daemon killed without a stop leaves its pid file: status says
 // "crashed" and exits 1 (LSB: dead and pid file exists), not 3
-// (stopped); start starts it again.
+// (stopped); start starts it again. Relocated into an empty --root,
+// install writes the rc links (making the rcN.d folders) and uninstall
+// --purge leaves the root as empty as it found it, folders included.
 func TestServiceSysVCrashedStatus(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the SysV script runs on Linux")
@@ -129,8 +132,17 @@ func TestServiceSysVCrashedStatus(t *testing.T) {
 		return runSvc(t, nil, append(append([]string{"service", action}, args...), extra...)...)
 	}
 	t.Cleanup(func() { svc("stop") })
-	if out, errOut, code := svc("install", "--config", f.config); code != 0 {
+	out, errOut, code := svc("install", "--config", f.config)
+	if code != 0 {
 		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, rc := range []string{"rc2.d/S50scandrop", "rc5.d/S50scandrop", "rc0.d/K02scandrop", "rc6.d/K02scandrop"} {
+		if link, err := os.Readlink(filepath.Join(f.root, "etc", rc)); err != nil || link != "../init.d/scandrop" {
+			t.Errorf("%s: %q %v", rc, link, err)
+		}
+		if !strings.Contains(out, filepath.Join(f.root, "etc", rc)) {
+			t.Errorf("install does not list %s:\n%s", rc, out)
+		}
 	}
 	envPath := filepath.Join(f.root, "etc/scandrop/env")
 	if err := os.WriteFile(envPath, []byte("REALSEE_APP_KEY=k\nREALSEE_APP_SECRET=s\n"), 0o600); err != nil {
@@ -155,7 +167,7 @@ func TestServiceSysVCrashedStatus(t *testing.T) {
 	for i := 0; i < 100 && alive(pid); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
-	out, _, code := svc("status")
+	out, _, code = svc("status")
 	if code != exitSvcDead || !strings.HasPrefix(out, "crashed: not running, pid file left") {
 		t.Errorf("status after kill -9: exit %d %q", code, out)
 	}
@@ -170,5 +182,16 @@ func TestServiceSysVCrashedStatus(t *testing.T) {
 	}
 	if out, _, code = svc("status"); code != exitSvcStopped || !strings.HasPrefix(out, "stopped") {
 		t.Errorf("status after stop: exit %d %q", code, out)
+	}
+	if out, errOut, code := svc("uninstall", "--purge"); code != 0 {
+		t.Fatalf("uninstall: exit %d\n%s%s", code, out, errOut)
+	}
+	if left, _ := os.ReadDir(f.root); len(left) != 0 {
+		var names []string
+		filepath.WalkDir(f.root, func(p string, d fs.DirEntry, err error) error {
+			names = append(names, strings.TrimPrefix(p, f.root))
+			return nil
+		})
+		t.Errorf("uninstall --purge left %v", names)
 	}
 }
