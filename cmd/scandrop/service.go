@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -40,6 +41,7 @@ import (
 const (
 	exitSvcRunning      = 0
 	exitSvcUnknown      = 1 // the service manager could not be asked
+	exitSvcDead         = 1 // SysV: not running, but its pid file is left (killed, crashed)
 	exitSvcStopped      = 3 // installed, not running (also: failed, restarting)
 	exitSvcNotInstalled = 4
 )
@@ -79,13 +81,15 @@ const serviceUsage = `usage: scandrop service install|uninstall|start|stop|resta
   --config FILE       install: the config the service runs with (checked first)
   --scope system|user system (default): a system service; user: a per-user service
                       (systemd --user unit, launchd agent), no root needed
-  --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem;
-                      Windows: one that can reach the SMB shares)
+  --run-as ACCOUNT    install: the account a system service runs as (default root/LocalSystem);
+                      it must exist (under --root: in DIR/etc/passwd if there is one);
+                      Windows: one that can reach the SMB shares, checked by the service manager
   --purge             uninstall: also remove the environment file (secrets) and the state folder
   --init NAME         systemd, sysv, openrc, launchd or windows, instead of the detected one
   --root DIR          relocate the installation (files, env file, log, pid file) under DIR
   --settle DURATION   start: how long the service must keep running to count as started (3s)
-status exits 0 running, 3 stopped, 4 not installed, 1 unknown.`
+status exits 0 running, 1 dead with its pid file left (crashed, killed) or state unknown,
+3 stopped, 4 not installed (the LSB init script codes).`
 
 // runService carries out o.Action.
 func runService(ctx context.Context, o serviceOptions, stdout, stderr io.Writer) error {
@@ -271,10 +275,8 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		if !unixAccount.MatchString(l.runAs) {
 			return usageError{fmt.Sprintf("--run-as %q: not a user name", l.runAs)}
 		}
-		if l.root == "/" {
-			if _, err := user.Lookup(l.runAs); err != nil {
-				return usageError{fmt.Sprintf("--run-as %s: no such account here (%v)", l.runAs, err)}
-			}
+		if err := accountExists(l); err != nil {
+			return usageError{fmt.Sprintf("--run-as %s: %v: create the account first (e.g. useradd --system --no-create-home %s), or leave --run-as out", l.runAs, err, l.runAs)}
 		}
 	}
 	if _, err := os.Stat(l.at(l.unit)); err == nil {
@@ -287,13 +289,31 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if err != nil {
 		return err
 	}
-	needs, err := checkServiceConfig(cfgPath, envVals)
+	needs, deferred, err := checkServiceConfig(cfgPath, envVals)
 	if err != nil {
 		return err
 	}
 
 	var created []string
 	note := func(p string) { created = append(created, p) }
+	// mkdir makes folder d and notes each folder it creates, the outer
+	// first, so that a rollback removes them inner first.
+	mkdir := func(d string) error {
+		var missing []string
+		for p := d; ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); err == nil || p == filepath.Dir(p) {
+				break
+			}
+			missing = append(missing, p)
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			note(missing[i])
+		}
+		return nil
+	}
 	defer func() {
 		if err != nil {
 			for i := len(created) - 1; i >= 0; i-- {
@@ -307,10 +327,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if l.envFile != "" {
 		ef := l.at(l.envFile)
 		if !envExists {
-			if _, err := os.Stat(filepath.Dir(ef)); err != nil {
-				note(filepath.Dir(ef))
-			}
-			if err := os.MkdirAll(filepath.Dir(ef), 0o755); err != nil {
+			if err := mkdir(filepath.Dir(ef)); err != nil {
 				return err
 			}
 			if err := writeFileExcl(ef, renderEnvFile(needs), 0o600); err != nil {
@@ -330,10 +347,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		}
 	}
 	if l.logDir != "" {
-		if _, err := os.Stat(l.at(l.logDir)); err != nil {
-			note(l.at(l.logDir))
-		}
-		if err := os.MkdirAll(l.at(l.logDir), 0o755); err != nil {
+		if err := mkdir(l.at(l.logDir)); err != nil {
 			return err
 		}
 		if l.init == "launchd" && l.runAs != "" { // launchd opens the log as the account
@@ -346,7 +360,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if l.init == "sysv" || l.init == "openrc" {
 		mode = 0o755
 	}
-	if err := os.MkdirAll(filepath.Dir(l.at(l.unit)), 0o755); err != nil {
+	if err := mkdir(filepath.Dir(l.at(l.unit))); err != nil {
 		return err
 	}
 	if err := writeFileExcl(l.at(l.unit), renderUnit(l), mode); err != nil {
@@ -364,7 +378,7 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		}
 	}
 	// Enable: start at boot.
-	enabled, err := enableService(ctx, l)
+	enabled, skipped, err := enableService(ctx, l, mkdir)
 	for _, link := range enabled {
 		if l.init == "sysv" || l.root != "/" { // links scandrop made itself
 			note(link)
@@ -379,6 +393,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	p(map[string]string{"systemd": "unit", "sysv": "init script", "openrc": "init script", "launchd": "plist"}[l.init], l.at(l.unit))
 	if len(enabled) > 0 {
 		p("enabled", strings.Join(enabled, ", "))
+	}
+	if len(skipped) > 0 {
+		p("not enabled", "no "+strings.Join(skipped, ", ")+" here: it does not start at boot by those; use the distribution's tool (update-rc.d scandrop defaults, chkconfig --add scandrop)")
 	}
 	p("runs", l.exe+" run --config "+l.config)
 	p("as user", describeAccount(l))
@@ -397,6 +414,9 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 	if len(needs) > 0 && l.envFile != "" {
 		p("needs", strings.Join(needs, ", ")+": not in "+l.at(l.envFile)+" yet")
 	}
+	for _, d := range deferred {
+		p("unchecked", d+" (checked once the value is set)")
+	}
 	if l.init == "systemd" && l.scope == "user" {
 		fmt.Fprintln(stdout, "To start it at boot without a login: loginctl enable-linger "+currentUserName())
 	}
@@ -414,6 +434,37 @@ func installService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 		fmt.Fprintf(stdout, "Next: put %s into %s, then: %s\n", strings.Join(needs, ", "), l.at(l.envFile), start)
 	} else {
 		fmt.Fprintf(stdout, "Next: %s\n", start)
+	}
+	return nil
+}
+
+// accountExists checks that l.runAs is an account of the system the
+// service will run on: under --root, that root's etc/passwd if it has one
+// (an image being prepared), else this machine's. (Windows accounts are
+// left to the service control manager, which refuses an unknown one at
+// install.)
+func accountExists(l *serviceLayout) error {
+	if l.root != "/" {
+		if f, err := os.Open(l.at("/etc/passwd")); err == nil {
+			defer f.Close()
+			sc := bufio.NewScanner(io.LimitReader(f, 16<<20))
+			for sc.Scan() {
+				if name, _, _ := strings.Cut(sc.Text(), ":"); name == l.runAs {
+					return nil
+				}
+			}
+			if err := sc.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("no such account in %s", l.at("/etc/passwd"))
+		}
+	}
+	if _, err := user.Lookup(l.runAs); err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return errors.New("no such account on this machine")
+		}
+		return fmt.Errorf("cannot look the account up: %v", err)
 	}
 	return nil
 }
@@ -453,35 +504,89 @@ func serviceExe(o serviceOptions, stderr io.Writer) (string, error) {
 	return filepath.ToSlash(exe), nil
 }
 
+// placeholderValue stands in, for the install-time check, for a ${NAME}
+// the environment file does not hold yet: an https URL on a reserved
+// host (RFC 2606 .invalid), valid as a URL, an endpoint and a plain string.
+const placeholderValue = "https://scandrop-placeholder.invalid"
+
 // checkServiceConfig loads the config as the service will: ${NAME} from
-// the environment file (env). Names that are not there are looked up in
-// this shell only to check the rest of the config, never written
-// anywhere, and returned: the service will need them.
-func checkServiceConfig(path string, env map[string]string) ([]string, error) {
+// the environment file (env), never from this shell. A name the file does
+// not hold is needed: it is returned, and checked as placeholderValue.
+// A problem on a line that names a needed ${NAME} is the placeholder's
+// (say, a number or a URL built around it): it is returned in deferred,
+// to be checked when the value is there, not refused.
+func checkServiceConfig(path string, env map[string]string) (needs, deferred []string, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, nil, usageError{err.Error()}
 	}
-	needs := map[string]bool{}
+	missing := map[string]bool{}
 	lookup := func(name string) (string, bool) {
 		if v, ok := env[name]; ok {
 			return v, true
 		}
-		needs[name] = true
-		if v, ok := os.LookupEnv(name); ok {
-			return v, true
+		missing[name] = true
+		return placeholderValue, true
+	}
+	_, perr := config.ParseEnv(data, path, lookup)
+	for n := range missing {
+		needs = append(needs, n)
+	}
+	sort.Strings(needs)
+	if perr == nil {
+		return needs, nil, nil
+	}
+	lines := strings.Split(string(data), "\n")
+	var real []string
+	for _, p := range configProblems(perr) {
+		msg := p.Error()
+		if n := problemLine(msg, path); n > 0 && n <= len(lines) && namesMissing(lines[n-1], missing) {
+			deferred = append(deferred, msg)
+			continue
 		}
-		return "unset-at-install", true
+		real = append(real, msg)
 	}
-	if _, err := config.ParseEnv(data, path, lookup); err != nil {
-		return nil, usageError{err.Error()}
+	if len(real) > 0 {
+		return nil, nil, usageError{strings.Join(real, "\n")}
 	}
-	var names []string
-	for n := range needs {
-		names = append(names, n)
+	return needs, deferred, nil
+}
+
+// configProblems splits config.ParseEnv's error into its problems (one
+// per line of the config).
+func configProblems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	sort.Strings(names)
-	return names, nil
+	return []error{err}
+}
+
+// problemLine is the config line a problem ("FILE:LINE: msg") is about, 0
+// if none.
+func problemLine(msg, file string) int {
+	rest, ok := strings.CutPrefix(msg, file+":")
+	if !ok {
+		return 0
+	}
+	digits, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0
+	}
+	n := 0
+	if _, err := fmt.Sscanf(digits, "%d", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// namesMissing reports whether line refers to one of the names as ${NAME}.
+func namesMissing(line string, missing map[string]bool) bool {
+	for n := range missing {
+		if strings.Contains(line, "${"+n+"}") {
+			return true
+		}
+	}
+	return false
 }
 
 // readEnvFile reads NAME=value lines as the init scripts and systemd do.
@@ -543,47 +648,49 @@ func writeFileExcl(p, content string, mode os.FileMode) error {
 
 // enableService makes the service start at boot and returns the links
 // that do it. Relocated (--root), it makes the links itself, as
-// systemctl enable and rc-update add would.
-func enableService(ctx context.Context, l *serviceLayout) ([]string, error) {
+// systemctl enable and rc-update add would, and the folders they are in
+// with mkdir. A live SysV machine without one of the rcN.d folders gets
+// no link there: skipped names the folder.
+func enableService(ctx context.Context, l *serviceLayout, mkdir func(string) error) (made, skipped []string, err error) {
 	live := l.root == "/"
 	switch {
 	case l.init == "systemd" && live:
 		args := systemctlArgs(l)
 		if err := runTool(ctx, "systemctl", append(args, "daemon-reload")...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := runTool(ctx, "systemctl", append(args, "enable", "scandrop.service")...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return l.links, nil
+		return l.links, nil, nil
 	case l.init == "openrc" && live:
 		if err := runTool(ctx, "rc-update", "add", "scandrop", "default"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return l.links, nil
+		return l.links, nil, nil
 	case l.init == "launchd":
-		return nil, nil // RunAtLoad: loaded by start, and at every boot
+		return nil, nil, nil // RunAtLoad: loaded by start, and at every boot
 	}
-	var made []string
 	for _, link := range l.links {
 		dir := filepath.Dir(l.at(link))
-		if l.init == "sysv" {
+		if l.init == "sysv" && l.root == "/" {
 			if _, err := os.Stat(dir); err != nil {
-				continue // no such runlevel directory here
+				skipped = append(skipped, dir) // no such runlevel folder here
+				continue
 			}
-		} else if err := os.MkdirAll(dir, 0o755); err != nil {
-			return made, err
+		} else if err := mkdir(dir); err != nil {
+			return made, skipped, err
 		}
 		target, err := filepath.Rel(dir, l.at(l.unit)) // as update-rc.d makes them
 		if err != nil {
-			return made, err
+			return made, skipped, err
 		}
 		if err := os.Symlink(target, l.at(link)); err != nil && !errors.Is(err, os.ErrExist) {
-			return made, err
+			return made, skipped, err
 		}
 		made = append(made, l.at(link))
 	}
-	return made, nil
+	return made, skipped, nil
 }
 
 func systemctlArgs(l *serviceLayout) []string {
@@ -615,19 +722,21 @@ func chownNumeric(p, uid, gid string) {
 }
 
 // serviceState asks the init system whether the service runs. detail
-// says more (systemd's sub-state: "auto-restart", "failed").
-func serviceState(ctx context.Context, l *serviceLayout) (installed, running bool, detail string, err error) {
+// says more (systemd's sub-state: "auto-restart", "failed"). dead: not
+// running, but not stopped either (the SysV script's LSB status 1: the
+// pid file is left, the daemon was killed or crashed).
+func serviceState(ctx context.Context, l *serviceLayout) (installed, running, dead bool, detail string, err error) {
 	if _, err := os.Stat(l.at(l.unit)); err != nil {
-		return false, false, "", nil
+		return false, false, false, "", nil
 	}
 	if l.root != "/" && l.init != "sysv" {
-		return true, false, "relocated with --root: not known to the service manager", nil
+		return true, false, false, "relocated with --root: not known to the service manager", nil
 	}
 	switch l.init {
 	case "systemd":
 		out, err := exec.CommandContext(ctx, "systemctl", append(systemctlArgs(l), "show", "scandrop.service", "-p", "ActiveState", "-p", "SubState")...).Output()
 		if err != nil {
-			return true, false, "", fmt.Errorf("systemctl show: %v", err)
+			return true, false, false, "", fmt.Errorf("systemctl show: %v", err)
 		}
 		var active, sub string
 		for _, line := range strings.Split(string(out), "\n") {
@@ -637,7 +746,7 @@ func serviceState(ctx context.Context, l *serviceLayout) (installed, running boo
 				sub = v
 			}
 		}
-		return true, active == "active" && sub == "running", active + "/" + sub, nil
+		return true, active == "active" && sub == "running", false, active + "/" + sub, nil
 	case "sysv", "openrc":
 		cmd := exec.CommandContext(ctx, l.at(l.unit), "status")
 		cmd.Env = cleanEnv()
@@ -648,21 +757,21 @@ func serviceState(ctx context.Context, l *serviceLayout) (installed, running boo
 		var ee *exec.ExitError
 		switch {
 		case err == nil:
-			return true, true, strings.TrimSpace(string(out)), nil
+			return true, true, false, strings.TrimSpace(string(out)), nil
 		case errors.As(err, &ee):
-			return true, false, strings.TrimSpace(string(out)), nil
+			return true, false, l.init == "sysv" && ee.ExitCode() == 1, strings.TrimSpace(string(out)), nil
 		}
-		return true, false, "", err
+		return true, false, false, "", err
 	case "launchd":
 		out, _ := exec.CommandContext(ctx, "launchctl", "list", "scandrop").Output()
-		return true, regexp.MustCompile(`"PID" = [0-9]+;`).Match(out), "", nil
+		return true, regexp.MustCompile(`"PID" = [0-9]+;`).Match(out), false, "", nil
 	}
-	return true, false, "", nil
+	return true, false, false, "", nil
 }
 
 // serviceStatus prints the state; the exit code tells it to scripts.
 func serviceStatus(ctx context.Context, l *serviceLayout, stdout io.Writer) error {
-	installed, running, detail, err := serviceState(ctx, l)
+	installed, running, dead, detail, err := serviceState(ctx, l)
 	where := fmt.Sprintf("(%s: %s)", l.init, l.at(l.unit))
 	switch {
 	case !installed:
@@ -673,15 +782,24 @@ func serviceStatus(ctx context.Context, l *serviceLayout, stdout io.Writer) erro
 		return exitStatus{exitSvcUnknown, err.Error()}
 	}
 	state := "stopped"
-	if running {
+	switch {
+	case running:
 		state = "running"
+	case dead:
+		state = "crashed: not running, pid file left"
 	}
 	if detail != "" {
 		where += " " + detail
 	}
 	fmt.Fprintln(stdout, state, where)
 	fmt.Fprintln(stdout, "log:", l.logWhere())
-	if !running {
+	if dead {
+		fmt.Fprintln(stdout, "it was killed or died without a stop: its log tells why; scandrop service start starts it again")
+	}
+	switch {
+	case dead:
+		return exitStatus{code: exitSvcDead}
+	case !running:
 		return exitStatus{code: exitSvcStopped}
 	}
 	return nil
@@ -737,7 +855,7 @@ func controlService(ctx context.Context, o serviceOptions, l *serviceLayout, std
 				return ctx.Err()
 			}
 		}
-		_, running, detail, serr := serviceState(ctx, l)
+		_, running, _, detail, serr := serviceState(ctx, l)
 		if serr == nil && !running {
 			err = fmt.Errorf("it exited within %s (%s)", o.Settle, detail)
 		}
@@ -817,7 +935,7 @@ func tailFile(p string, n int) ([]string, error) {
 // Kept: the config (install never wrote it) and an environment file
 // holding values (the secrets) unless --purge.
 func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, stdout, stderr io.Writer) error {
-	installed, running, _, _ := serviceState(ctx, l)
+	installed, running, _, _, _ := serviceState(ctx, l)
 	if running || (installed && l.init == "launchd" && l.root == "/") {
 		so := o
 		so.Action = "stop"
@@ -881,6 +999,17 @@ func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, s
 			}
 		}
 	}
+	if len(removed) > 0 && !live {
+		// Relocated, the folders on the way are the installation's
+		// (install, and the init script at start, made them): those left
+		// empty go, up to the root itself.
+		for _, p := range []string{l.unit, l.pidFile, l.logDir, l.rotate, l.envFile, l.stateDir} {
+			removed = append(removed, pruneEmptyDirs(l.root, path.Dir(l.at(p)))...)
+		}
+		for _, link := range l.links {
+			removed = append(removed, pruneEmptyDirs(l.root, path.Dir(l.at(link)))...)
+		}
+	}
 	if len(removed) == 0 {
 		fmt.Fprintf(stdout, "scandrop service: not installed (%s: no %s); nothing removed\n", l.init, l.at(l.unit))
 		return nil
@@ -895,6 +1024,20 @@ func uninstallService(ctx context.Context, o serviceOptions, l *serviceLayout, s
 	}
 	fmt.Fprintln(stdout, "  the config, the watch folders and what is in them (install did not create them)")
 	return nil
+}
+
+// pruneEmptyDirs removes dir and its parents while they are empty
+// folders, stopping at root (kept), and returns what it removed.
+func pruneEmptyDirs(root, dir string) (removed []string) {
+	root = path.Clean(root)
+	for d := path.Clean(dir); d != root && strings.HasPrefix(d, root+"/"); d = path.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || os.Remove(d) != nil {
+			break
+		}
+		removed = append(removed, d)
+	}
+	return removed
 }
 
 // runWindowsService installs and controls the Windows service through
@@ -917,9 +1060,12 @@ func runWindowsService(o serviceOptions, stdout io.Writer) error {
 			return err
 		}
 		// The service sees the system environment, not this shell's.
-		needs, err := checkServiceConfig(cfgPath, map[string]string{})
+		needs, deferred, err := checkServiceConfig(cfgPath, map[string]string{})
 		if err != nil {
 			return err
+		}
+		for _, d := range deferred {
+			fmt.Fprintf(stdout, "unchecked: %s (checked once the value is set)\n", d)
 		}
 		if len(needs) > 0 {
 			fmt.Fprintf(stdout, "WARN the service will not see %s from this shell: put each secret into a file readable by the service account only and name it in the config (app_secret_file:, secret_file:, token_file:)\n", strings.Join(needs, ", "))

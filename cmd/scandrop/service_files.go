@@ -230,8 +230,9 @@ func renderSysV(l *serviceLayout) string {
 # description: %[1]s
 #
 # Written by "scandrop service install"; "scandrop service uninstall" removes
-# it with its rc links, pid file and log. status exits 0 running, 3 stopped
-# (LSB). SysV does not restart a daemon that dies: systemd and OpenRC do.
+# it with its rc links, pid file and log. status exits 0 running, 1 dead with
+# the pid file left, 3 stopped (LSB). SysV does not restart a daemon that
+# dies: systemd and OpenRC do.
 
 exe=%[2]s
 config=%[3]s
