@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,5 +132,33 @@ func TestRetryAfterAuthChecksTheSameTask(t *testing.T) {
 	}
 	if v.submits.Load() != 1 {
 		t.Errorf("submits %d, want 1: the retry submitted a second task", v.submits.Load())
+	}
+}
+
+// A folder is matched to its watch by what it is on disk: a path through a
+// link to the watch, a watch configured through a link, or a link to the
+// drop itself all find the watch's account.
+func TestAccountsWatchFoundThroughLinks(t *testing.T) {
+	base := t.TempDir()
+	real := filepath.Join(base, "acme")
+	dir := acctJob(t, real, "a")
+	if err := os.Symlink("acme", filepath.Join(base, "acmelink")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	os.Symlink(dir, filepath.Join(base, "droplink"))
+	acme := map[string]Account{"acme": {Vendors: []vendors.Vendor{&acctVendor{}}}}
+	for _, c := range []struct{ watch, folder string }{
+		{real, filepath.Join(base, "acmelink", Processing, "a")},
+		{filepath.Join(base, "acmelink"), dir},
+		{real, filepath.Join(base, "droplink")},
+	} {
+		p := acctPipeline(&acctVendor{}, acme, map[string]string{c.watch: "acme"})
+		if got := p.AccountOf(c.folder); got != "acme" {
+			t.Errorf("watch %s, folder %s: account %q, want acme", c.watch, c.folder, got)
+		}
+	}
+	p := acctPipeline(&acctVendor{}, acme, map[string]string{real: "acme"})
+	if got := p.AccountOf(acctJob(t, filepath.Join(base, "other"), "o")); got != "" {
+		t.Errorf("another watch's folder: account %q", got)
 	}
 }
