@@ -140,3 +140,22 @@ func TestRetryAuthFailureChecksTheSameTask(t *testing.T) {
 		t.Errorf("the gateway got %d submits, want 1: the retry submitted a second task", n)
 	}
 }
+
+// TestAccountsProcessThroughALink: `scandrop process` given a folder of
+// acme's watch through a symlink to the watch runs it under acme, as the
+// daemon would.
+func TestAccountsProcessThroughALink(t *testing.T) {
+	a := newAcctRig(t)
+	link := filepath.Join(a.root, "acmelink")
+	if err := os.Symlink(a.acme, link); err != nil {
+		t.Fatal(err)
+	}
+	dropIn(t, a.acme, "p1", realseeNamed(t, "p1"))
+	out, code := runBin(t, "process", "--config", a.cfgPath, filepath.Join(link, "inbox", "p1"))
+	if code != 0 || !strings.Contains(out, `"account": "acme"`) {
+		t.Fatalf("process: exit %d\n%s", code, out)
+	}
+	if n, m := len(a.acmeRS.Submits()), len(a.ownRS.Submits()); n != 1 || m != 0 {
+		t.Errorf("submits: acme's gateway %d, the default's %d; want 1, 0", n, m)
+	}
+}
