@@ -76,8 +76,8 @@ type Requeued struct {
 // the final move is a rename that fails if the name got taken meanwhile.
 // The folder stays the same folder (a rename, never a copy), so the job's
 // signed journal still names it and the pipeline keeps what is safe to
-// keep: the task ids of a task that timed out, checked again rather than
-// submitted anew. The failure's result.json is renamed to
+// keep: its account, and the ids of a task that may still exist (see
+// KeepsTask), checked again rather than submitted anew. The failure's result.json is renamed to
 // result.failed-<finished_at>.json beside it: the history stays, and
 // nothing reads a stale result as the new attempt's. With Fresh, .scandrop/
 // is set aside as well (.scandrop-retired-<time>).

@@ -159,3 +159,34 @@ func TestAccountsProcessThroughALink(t *testing.T) {
 		t.Errorf("submits: acme's gateway %d, the default's %d; want 1, 0", n, m)
 	}
 }
+
+// TestAccountsTwoWatchesOneFolderRefused: two watches on one folder, one
+// through a symlink, each with its own account, stop the daemon at start
+// naming both (they would race for the drops).
+func TestAccountsTwoWatchesOneFolderRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "w1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("w1", filepath.Join(dir, "w1link")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(`watches:
+  - dir: w1
+  - dir: w1link
+    account: acme
+state_dir: state
+realsee: {app_key: k, app_secret: s}
+accounts:
+  - name: acme
+    realsee: {app_key: ak, app_secret: as}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runBin(t, "run", "--config", cfg)
+	want := "watches[1].dir: " + filepath.Join(dir, "w1link") + " is the same folder as watches[0].dir " + filepath.Join(dir, "w1")
+	if code != 2 || !strings.Contains(out, want) {
+		t.Fatalf("run: exit %d, want 2 saying %q\n%s", code, want, out)
+	}
+}
