@@ -106,7 +106,7 @@ func retryNote(rq pipeline.Requeued, opts retryOptions) string {
 	var parts []string
 	switch {
 	case rq.KeepsTask:
-		parts = append(parts, kind+": the same vendor task is checked again (--fresh submits a new one)")
+		parts = append(parts, kind+": the same vendor task is checked again")
 	case opts.Fresh:
 		parts = append(parts, kind+": starts anew, its state set aside")
 	default:
