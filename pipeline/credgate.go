@@ -293,7 +293,7 @@ func (p *Pipeline) Clients() []Client {
 // AccountOf names the account of the watch whose inbox/ or processing/
 // holds dir ("" for the default).
 func (p *Pipeline) AccountOf(dir string) string {
-	return p.o.WatchAccounts[filepath.Dir(filepath.Dir(dir))]
+	return p.watchAccount(dir)
 }
 
 // VendorOf names the vendor whose marker the drop folder dir has, or ""

@@ -163,7 +163,14 @@ func (p *Pipeline) process(ctx context.Context, j *Journal, dir string, retry bo
 	}
 	if rec.StartedAt.IsZero() || rec.Result != nil {
 		now := p.o.Clock.Now().UTC()
+		first := rec.StartedAt.IsZero()
 		if err := j.Update(func(r *Record) {
+			if first {
+				// The job belongs to its watch's account from its first
+				// claim on, for good: what it uploads and submits is that
+				// customer's (see accountOf).
+				r.Account = p.AccountOf(dir)
+			}
 			r.Folder, r.StartedAt, r.Claim = name, now, newClaim(dir, now)
 			if r.Attempt == 0 {
 				r.Attempt = 1
@@ -248,13 +255,9 @@ var stageOrder = map[string]int{StageValidate: 1, StagePackage: 2, StageUpload: 
 
 // newAttempt resets a finished record for another try.
 func newAttempt(r *Record) {
-	// A task that timed out, or that scandrop kept crashing on, may still
-	// finish: check it again rather than submit another.
-	kind := ""
-	if r.Result != nil && r.Result.Error != nil {
-		kind = r.Result.Error.Kind
-	}
-	keepIDs := (kind == vendors.Timeout.String() || kind == KindCrash) && len(r.IDs) > 0
+	// A task that may still exist is checked again rather than submitted
+	// anew (KeepsTask).
+	keepIDs := KeepsTask(r.Result, r.IDs)
 	// Package checksums stay valid while the files are unchanged, and the
 	// vendors check that themselves.
 	for k := range r.VendorState {
@@ -328,7 +331,7 @@ func (r *run) run(ctx context.Context) *Result {
 			res.Error.Kind, res.Error.Retryable = "config", true
 			res.Error.Fix = "add the vendor's section to config.yaml, restart scandrop, and move the folder back to inbox/"
 			if r.account != "" {
-				res.Error.Fix = "add the vendor's section to account " + r.account + " in config.yaml, restart scandrop, and move the folder back to inbox/"
+				res.Error.Fix = "the job belongs to account " + r.account + " (its files went to that account): give account " + r.account + " the vendor's section in config.yaml, restart scandrop, and move the folder back to inbox/; to run it under its watch's account of today instead, start it anew with `scandrop retry --fresh " + r.name + "`"
 			}
 		}
 		return res
@@ -442,15 +445,19 @@ func (r *run) vendor() (vendors.Vendor, error) {
 	return nil, fmt.Errorf("%s: %s drops need the %s: section in config.yaml: %w", found[0], vendor, vendor, errConfig)
 }
 
-// accountOf names the account of the job in dir: once a task may exist,
-// the one its journal records (the task lives there; "" is the default,
-// as for every job journalled before accounts existed), else the one of
-// its watch.
+// accountOf names the account of the job in dir: the one its journal
+// recorded at the job's first claim ("" is the default, as for every job
+// journalled before accounts existed), never another. A config change
+// (the watch's account renamed or removed, the watch moved to another
+// account) must not carry one customer's uploads and task to another
+// customer's credentials: a job whose account is gone fails "config", and
+// `scandrop retry --fresh` starts it anew under the watch's account of
+// the day.
 func (p *Pipeline) accountOf(dir string, rec Record) string {
-	if len(rec.IDs) > 0 || rec.Submit == "sent" {
-		return rec.Account
+	if rec.StartedAt.IsZero() { // not claimed yet (process binds it first)
+		return p.AccountOf(dir)
 	}
-	return p.AccountOf(dir)
+	return rec.Account
 }
 
 // timeoutKey names the job's vendor timeout for messages: "realsee", or

@@ -61,9 +61,9 @@ type Requeued struct {
 	// StateKept is the name .scandrop/ was set aside under (Fresh), ""
 	// if it stays.
 	StateKept string
-	// KeepsTask: the job's journal stays and its failure kind lets the
-	// next attempt check the same vendor task (timeout, crash) instead
-	// of submitting another.
+	// KeepsTask: the job's journal stays and names a vendor task that may
+	// still exist (see KeepsTask), which the next attempt checks again
+	// instead of submitting another.
 	KeepsTask bool
 }
 
@@ -76,8 +76,8 @@ type Requeued struct {
 // the final move is a rename that fails if the name got taken meanwhile.
 // The folder stays the same folder (a rename, never a copy), so the job's
 // signed journal still names it and the pipeline keeps what is safe to
-// keep: the task ids of a task that timed out, checked again rather than
-// submitted anew. The failure's result.json is renamed to
+// keep: its account, and the ids of a task that may still exist (see
+// KeepsTask), checked again rather than submitted anew. The failure's result.json is renamed to
 // result.failed-<finished_at>.json beside it: the history stays, and
 // nothing reads a stale result as the new attempt's. With Fresh, .scandrop/
 // is set aside as well (.scandrop-retired-<time>).
@@ -110,8 +110,14 @@ func Requeue(root, name string, o RequeueOptions) (Requeued, error) {
 	if rerr == nil {
 		rq.Result = res
 	}
-	if rec, err := ReadRecord(from); err == nil && !o.Fresh && len(rec.IDs) > 0 && res != nil && res.Error != nil {
-		rq.KeepsTask = res.Error.Kind == vendors.Timeout.String() || res.Error.Kind == KindCrash
+	if rec, err := ReadRecord(from); err == nil && !o.Fresh {
+		// The journal's result, as newAttempt reads it (result.json may be
+		// gone or edited).
+		last := res
+		if rec.Result != nil {
+			last = rec.Result
+		}
+		rq.KeepsTask = KeepsTask(last, rec.IDs)
 	}
 	if o.DryRun {
 		return rq, nil

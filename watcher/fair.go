@@ -18,6 +18,13 @@ import (
 // When a slot frees, every waiting watch is told on its Free channel, so
 // that the one whose turn it is takes the slot at once rather than at its
 // next scan.
+//
+// Turns hold when several slots are free at once too: a watch that just
+// got a slot is behind every other waiting watch, so the scan of one
+// watch's inbox takes one slot, not all of them, while another waits. A
+// watch counts as waiting from its start until its first scan says
+// otherwise (Idle: its inbox is empty) or its wait lapses: at start, the watch that scans
+// first does not take every slot before the others have looked.
 type FairSlots struct {
 	mu      sync.Mutex
 	free    int
@@ -39,6 +46,7 @@ func (f *FairSlots) For(retry time.Duration) Slots {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := &turn{f: f, retry: retry, free: make(chan struct{}, 1)}
+	t.waitUntil = f.now().Add(t.wait())
 	f.watches = append(f.watches, t)
 	return t
 }
@@ -66,13 +74,47 @@ func (t *turn) TryAcquire() bool {
 	defer f.mu.Unlock()
 	now := f.now()
 	if f.free == 0 || t.behind(now) {
-		t.waitUntil = now.Add(2*t.retry + time.Second)
+		t.waitUntil = now.Add(t.wait())
 		return false
 	}
 	f.free--
 	f.served++
 	t.last, t.waitUntil = f.served, time.Time{}
+	if f.free > 0 {
+		// Slots are left: the watches this one went ahead of take theirs.
+		f.signal(now)
+	}
 	return true
+}
+
+// wait is how long a watch counts as waiting after it last asked.
+func (t *turn) wait() time.Duration { return 2*t.retry + time.Second }
+
+// Idle says the watch has no folder ready to claim: it waits no more, and
+// holds nobody back.
+func (t *turn) Idle() {
+	f := t.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.waitUntil.IsZero() {
+		return
+	}
+	t.waitUntil = time.Time{}
+	if f.free > 0 {
+		f.signal(f.now())
+	}
+}
+
+// signal tells every waiting watch that a slot is free. f.mu is held.
+func (f *FairSlots) signal(now time.Time) {
+	for _, o := range f.watches {
+		if now.Before(o.waitUntil) {
+			select {
+			case o.free <- struct{}{}:
+			default: // told already
+			}
+		}
+	}
 }
 
 // behind reports whether another watch waits whose turn comes first: it
@@ -94,13 +136,5 @@ func (t *turn) Release() {
 		panic("watcher: Slots.Release without a matching TryAcquire")
 	}
 	f.free++
-	now := f.now()
-	for _, o := range f.watches {
-		if now.Before(o.waitUntil) {
-			select {
-			case o.free <- struct{}{}:
-			default: // told already
-			}
-		}
-	}
+	f.signal(f.now())
 }

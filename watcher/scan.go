@@ -309,6 +309,15 @@ func (w *Watcher) claimReady(ctx context.Context, r *runner) {
 			ready = append(ready, f)
 		}
 	}
+	if len(ready) == 0 {
+		// Slots shared in turns (FairSlots) hold nobody back for a
+		// watch with nothing in its inbox; one with folders settling
+		// keeps its turn while its wait lasts.
+		if i, ok := r.slots.(interface{ Idle() }); ok && len(w.folders) == 0 {
+			i.Idle()
+		}
+		return
+	}
 	slices.SortFunc(ready, func(a, b *folder) int {
 		return cmp.Or(a.since.Compare(b.since), strings.Compare(a.name, b.name))
 	})

@@ -162,20 +162,23 @@ func (c *Config) eachSection(fn func(prefix string, s Section)) {
 // configured anywhere: a watch takes every vendor's drops, and a drop
 // that could only fail for want of credentials is better refused at start.
 func (c *Config) validateAccounts(ck *checker) {
-	names := map[string]int{}
+	// names by exact spelling, for the watches' account: keys; folded by
+	// lower case, for the reserved and duplicate checks: "Acme" and "acme"
+	// would be one customer to a reader, two to scandrop.
+	names, folded := map[string]int{}, map[string]int{}
 	for i, a := range c.Accounts {
 		p := fmt.Sprintf("accounts[%d]", i)
-		switch first, dup := names[a.Name]; {
+		switch first, dup := folded[strings.ToLower(a.Name)]; {
 		case a.Name == "":
 			ck.reportf(p+".name", "%s: name is required", p)
 		case !accountNameRE.MatchString(a.Name):
 			ck.reportf(p+".name", "%s.name: %q is not a valid account name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", p, a.Name)
-		case a.Name == DefaultAccount:
+		case strings.EqualFold(a.Name, DefaultAccount):
 			ck.reportf(p+".name", "%s.name: %q names the top-level sections; choose another name", p, a.Name)
 		case dup:
-			ck.reportf(p+".name", "%s.name: %q is already the name of accounts[%d]", p, a.Name, first)
+			ck.reportf(p+".name", "%s.name: %q is already the name of accounts[%d] (%q; names are compared ignoring case)", p, a.Name, first, c.Accounts[first].Name)
 		default:
-			names[a.Name] = i
+			names[a.Name], folded[strings.ToLower(a.Name)] = i, i
 		}
 		if len(a.Vendors.Names()) == 0 {
 			ck.reportf(p, "%s: account %q has no vendor section; add %s", p, a.Name, strings.Join(sectionsHint(), " or "))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -92,6 +93,27 @@ func within(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
+// sameFolderAs returns the index of the first of watches whose dir is,
+// on disk, the same folder as dir (a symlink, a bind mount, another
+// spelling), or -1. Folders that do not exist yet are told apart by
+// spelling alone. A watch nested in another's dir is no clash: each
+// claims only from its own inbox/.
+func sameFolderAs(watches []Watch, dir string) int {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return -1
+	}
+	for i, w := range watches {
+		if w.Dir == "" {
+			continue
+		}
+		if o, err := os.Stat(w.Dir); err == nil && os.SameFile(fi, o) {
+			return i
+		}
+	}
+	return -1
+}
+
 // sameDirKey is the key under which two watch dirs count as the same: file
 // names are case-insensitive on Windows and, by default, on macOS.
 func sameDirKey(dir string) string {
@@ -140,6 +162,8 @@ func (c *Config) validate(report func(path, msg string)) {
 			reportf(p+".dir", "%s: dir is required", p)
 		} else if first, dup := dirs[sameDirKey(w.Dir)]; dup {
 			reportf(p+".dir", "%s.dir: %s is already watched by watches[%d]", p, w.Dir, first)
+		} else if first := sameFolderAs(c.Watches[:i], w.Dir); first >= 0 {
+			reportf(p+".dir", "%s.dir: %s is the same folder as watches[%d].dir %s (through a link); two watches would race for its drops: keep one", p, w.Dir, first, c.Watches[first].Dir)
 		} else {
 			dirs[sameDirKey(w.Dir)] = i
 		}
