@@ -36,7 +36,9 @@ func AddSecret(s string) {
 	}
 	forms := []string{s, url.QueryEscape(s), url.PathEscape(s)}
 	if b, err := json.Marshal(s); err == nil {
-		forms = append(forms, string(b[1:len(b)-1]))
+		// With and without HTML escaping (IndentJSON writes <, >, &).
+		e := string(b[1 : len(b)-1])
+		forms = append(forms, e, strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(e))
 	}
 	secrets.mu.Lock()
 	defer secrets.mu.Unlock()
