@@ -79,6 +79,7 @@ type gated struct {
 	next    time.Time // when to probe again, while refused
 	wait    time.Duration
 	now     bool // probe at the next round (Suspect, a changed file)
+	reading bool // a read of the secret file is under way (reread)
 }
 
 // NewCredentialGate returns a gate for the clients cs. It makes no call.
@@ -185,24 +186,21 @@ func (g *CredentialGate) Run(ctx context.Context) {
 	}
 }
 
-// due returns the clients to probe now, handing a changed secret file's
-// content to its client first.
+// due returns the clients to probe now. It starts a read of the secret
+// file of each refused client on a goroutine of its own and does not wait
+// for it: Held takes g.mu before every claim, and a slow read (a file on a
+// hung network share) must delay only its own client, never the watchers,
+// the other clients or the daemon's stop. A changed secret is handed to
+// its client when the read ends (see reread).
 func (g *CredentialGate) due() []*gated {
 	now := g.o.Clock.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []*gated
 	for _, e := range g.clients {
-		if e.refused != "" && e.ReadSecret != nil {
-			s, err := e.ReadSecret()
-			if sum := sha256.Sum256([]byte(s)); err == nil && sum != e.sum {
-				e.sum = sum
-				if ss, ok := e.Checker.(vendors.SecretSetter); ok {
-					ss.SetSecret(s)
-					g.o.Logger.Info("secret file changed; checking the credentials again", "vendor", e.Label)
-					e.now = true
-				}
-			}
+		if e.refused != "" && e.ReadSecret != nil && !e.reading {
+			e.reading = true
+			go g.reread(e)
 		}
 		if e.now || e.refused != "" && !now.Before(e.next) {
 			e.now = false
@@ -210,6 +208,30 @@ func (g *CredentialGate) due() []*gated {
 		}
 	}
 	return out
+}
+
+// reread reads e's secret file, outside g.mu, and when it changed hands
+// the new secret to e's client and wakes Run to probe it at once.
+func (g *CredentialGate) reread(e *gated) {
+	s, err := e.ReadSecret()
+	g.mu.Lock()
+	e.reading = false
+	changed := false
+	if sum := sha256.Sum256([]byte(s)); err == nil && sum != e.sum {
+		e.sum = sum
+		if ss, ok := e.Checker.(vendors.SecretSetter); ok {
+			ss.SetSecret(s)
+			g.o.Logger.Info("secret file changed; checking the credentials again", "vendor", e.Label)
+			e.now, changed = true, true
+		}
+	}
+	g.mu.Unlock()
+	if changed {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // probe asks the vendor once and records the verdict.

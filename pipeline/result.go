@@ -108,7 +108,10 @@ func (r *Result) bound(dir string) {
 	if e == nil {
 		return
 	}
-	e.Message = textsafe.Cut(ShowPaths(e.Message, dir), maxResultMessage)
+	// A vendor's error may echo a secret; this Result goes on to
+	// observers, the log and webhooks too.
+	e.Message = textsafe.Cut(ShowPaths(textsafe.Redact(e.Message), dir), maxResultMessage)
+	e.Fix = textsafe.Redact(e.Fix)
 	ps := vendors.Problems(e.Problems).Head(vendors.MaxProblems)
 	size := 0
 	for i, p := range ps {
@@ -154,7 +157,8 @@ func writeResult(dir string, r *Result) error {
 // --json, the process command's output): indented by two spaces, with no
 // final newline, and with <, > and & as themselves. encoding/json writes
 // them as \u003c, \u003e and \u0026 by default, for JSON pasted into HTML;
-// none of these is, and "Drop <B>" must read as such in an editor.
+// none of these is, and "Drop <B>" must read as such in an editor. Every
+// secret the process knows is masked (textsafe.Redact).
 func IndentJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -163,5 +167,5 @@ func IndentJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return textsafe.RedactBytes(bytes.TrimSuffix(b.Bytes(), []byte("\n"))), nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 )
@@ -61,6 +62,7 @@ func newCredentialGate(cfg *config.Config, p *pipeline.Pipeline, clock vendors.C
 		if file := k.SecretFile; file != "" {
 			cred.ReadSecret = func() (string, error) {
 				s, err := config.ReadSecretFile(file)
+				textsafe.AddSecret(s.Reveal()) // the new secret may be echoed too
 				return s.Reveal(), err
 			}
 		}

@@ -35,6 +35,7 @@ func loadConfig(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	redactSecrets(cfg)
 	return cfg, nil
 }
 

@@ -73,7 +73,7 @@ func runDoctor(ctx context.Context, o doctorOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	r := &doctorReport{w: stdout, secrets: cfg.Secrets()}
+	r := &doctorReport{w: stdout}
 	r.ok("config", cfg.Path+" loads and is valid")
 	for _, w := range cfg.Warnings() {
 		r.warn("config "+w.Key, w.Problem, w.Fix)
@@ -97,10 +97,10 @@ func runDoctor(ctx context.Context, o doctorOptions, stdout, stderr io.Writer) e
 }
 
 // doctorReport writes the lines as the checks go, bounded, escaped, and
-// with any secret of the config masked.
+// with any secret of the config masked (loadConfig gave them to
+// textsafe.Redact).
 type doctorReport struct {
 	w            io.Writer
-	secrets      []config.Secret
 	fails, warns int
 }
 
@@ -121,12 +121,7 @@ func (r *doctorReport) line(level, what, detail, fix string) {
 	if fix != "" {
 		s += "; fix: " + fix
 	}
-	for _, sec := range r.secrets {
-		if v := sec.Reveal(); len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	fmt.Fprintf(r.w, "%-4s  %s\n", level, textsafe.Clean(s, doctorLineMax))
+	fmt.Fprintf(r.w, "%-4s  %s\n", level, textsafe.Clean(textsafe.Redact(s), doctorLineMax))
 }
 
 // ---- watch folders

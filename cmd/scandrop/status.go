@@ -57,6 +57,7 @@ func loadConfigOffline(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	redactSecrets(cfg)
 	return cfg, nil
 }
 
@@ -109,7 +110,9 @@ func runStatus(ctx context.Context, opts statusOptions, stdout, stderr io.Writer
 		if err := writeStatus(&b, rep, opts.JSON); err != nil {
 			return err
 		}
-		if _, err := stdout.Write(b.Bytes()); err != nil {
+		// A journal or result.json written before secrets were masked
+		// may still hold one a vendor echoed.
+		if _, err := stdout.Write(textsafe.RedactBytes(b.Bytes())); err != nil {
 			return err
 		}
 		if !opts.Watch {

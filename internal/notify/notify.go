@@ -27,6 +27,7 @@ import (
 
 	"github.com/scandrop/scandrop/internal/backoff"
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 	"github.com/scandrop/scandrop/vendors"
 )
@@ -122,7 +123,7 @@ func (n *Notifier) Finished(folder string, res *pipeline.Result, path string) {
 	body, err := pipeline.ReadResultFile(path)
 	if err != nil { // the folder moved on already: send what we know
 		body, _ = json.MarshalIndent(res, "", "  ")
-		body = append(body, '\n')
+		body = append(textsafe.RedactBytes(body), '\n')
 	}
 	for _, h := range n.hooks {
 		if !slices.Contains(h.Events, event) {

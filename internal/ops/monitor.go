@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 )
 
@@ -172,7 +173,7 @@ func (m *Monitor) Retrying(folder, vendor, stage, kind string, err error) {
 	m.retries[[2]string{vendor, stage}]++
 	m.errs[[3]string{vendor, stage, kind}]++
 	if err != nil {
-		j.retrying = kind + ": " + err.Error()
+		j.retrying = kind + ": " + textsafe.Redact(err.Error()) // a vendor may echo a secret
 	}
 }
 
