@@ -460,6 +460,19 @@ func (p *Pipeline) accountOf(dir string, rec Record) string {
 	return rec.Account
 }
 
+// JobAccount names the account a drop runs under: for a job claimed
+// into processing/, the one its journal records (accountOf); for a drop
+// still in inbox/, its watch's. The daemon's credential hold asks it, so
+// that a resumed job waits on its own account's credentials.
+func (p *Pipeline) JobAccount(dir string) string {
+	if filepath.Base(filepath.Dir(dir)) == "processing" {
+		if rec, err := ReadRecord(dir); err == nil {
+			return p.accountOf(dir, *rec)
+		}
+	}
+	return p.AccountOf(dir)
+}
+
 // timeoutKey names the job's vendor timeout for messages: "realsee", or
 // "account acme's realsee".
 func (r *run) timeoutKey() string {

@@ -81,7 +81,7 @@ func (d *daemon) hold(path string) string {
 	if name == "" {
 		return ""
 	}
-	return d.gate.Held(clientLabel(d.pipe.AccountOf(path), name))
+	return d.gate.Held(clientLabel(d.pipe.JobAccount(path), name))
 }
 
 // authFailures tells the gate about jobs that failed with kind auth: the
