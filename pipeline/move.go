@@ -151,7 +151,7 @@ func (m moveRecord) tmp() string { return filepath.Join(m.DestDir, movePrefix+m.
 // and forgets the record.
 func resumeMove(src string) (string, bool, error) {
 	recPath := filepath.Join(src, StateDir, moveRecordFile)
-	b, err := os.ReadFile(recPath)
+	b, err := readState(src, StateDir+"/"+moveRecordFile, maxOwner)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
@@ -174,7 +174,7 @@ func resumeMove(src string) (string, bool, error) {
 				continue
 			}
 			dst := filepath.Join(m.DestDir, e.Name())
-			if got, _ := os.ReadFile(filepath.Join(dst, StateDir, movedByFile)); string(got) == m.Token {
+			if got, _ := readState(dst, StateDir+"/"+movedByFile, maxOwner); string(got) == m.Token {
 				// The copy is complete and named; only src was left.
 				if err := removeJob(src); err != nil {
 					return "", false, err
@@ -326,7 +326,7 @@ func copyTree(src, dst string, crash func(string)) error {
 	if err != nil {
 		return err
 	}
-	b, _ := os.ReadFile(filepath.Join(src, StateDir, moveRecordFile))
+	b, _ := readState(src, StateDir+"/"+moveRecordFile, maxOwner)
 	var m moveRecord
 	json.Unmarshal(b, &m)
 	if err := WriteFileAtomic(filepath.Join(dst, StateDir, movedByFile), []byte(m.Token)); err != nil {
