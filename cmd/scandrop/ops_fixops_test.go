@@ -118,3 +118,52 @@ func TestStatusRefusesFIFOAndSymlinkResult(t *testing.T) {
 		t.Errorf("daemon threads: %d before 60 requests, %d after; want no thread left blocked per request", before, after)
 	}
 }
+
+// retry refuses hidden and temporary names (scandrop's own temporaries
+// among them: the watcher ignores such names in inbox/), takes "bad1/" as
+// bad1, and refuses, creating nothing, when the watch has no inbox/ (an
+// unmounted share).
+func TestRetryNamesAndMissingInbox(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"bad1", ".hid", ".scandrop-expired-1-x", "scan.tmp"} {
+		failedByHand(t, root, name, "transient")
+	}
+	cfg := offlineConfig(t, root)
+
+	out, _, code := runWithin(t, 20*time.Second, "retry", "--config", cfg, "bad1/")
+	if code == 0 || !strings.Contains(out, "is the share mounted?") {
+		t.Errorf("retry without inbox/: exit %d, want refused naming the missing inbox/\n%s", code, out)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "inbox")); err == nil {
+		t.Error("retry created inbox/")
+	}
+	if _, err := os.Lstat(filepath.Join(root, "failed", "bad1", "result.json")); err != nil {
+		t.Errorf("refused retry changed failed/bad1: %v", err)
+	}
+
+	if err := os.Mkdir(filepath.Join(root, "inbox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".hid", ".scandrop-expired-1-x", "scan.tmp", filepath.Join(root, "failed", ".hid")} {
+		out, _, code := runWithin(t, 20*time.Second, "retry", "--config", cfg, name)
+		if code == 0 || !strings.Contains(out, "hidden or temporary name") {
+			t.Errorf("retry %s: exit %d, want refused\n%s", name, code, out)
+		}
+	}
+	out, _, code = runWithin(t, 20*time.Second, "retry", "--failed", "--config", cfg)
+	if ents, _ := os.ReadDir(filepath.Join(root, "inbox")); code != 0 || len(ents) != 1 || ents[0].Name() != "bad1" {
+		t.Errorf("retry --failed: exit %d, inbox/ %v; want only bad1 moved\n%s", code, ents, out)
+	}
+	if err := os.Rename(filepath.Join(root, "inbox", "bad1"), filepath.Join(root, "failed", "bad1")); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runWithin(t, 20*time.Second, "retry", "--config", cfg, "bad1/")
+	if _, err := os.Lstat(filepath.Join(root, "inbox", "bad1")); code != 0 || err != nil {
+		t.Errorf("retry bad1/: exit %d (%v)\n%s%s", code, err, out, errs)
+	}
+	for _, name := range []string{".hid", ".scandrop-expired-1-x", "scan.tmp"} {
+		if _, err := os.Lstat(filepath.Join(root, "failed", name)); err != nil {
+			t.Errorf("failed/%s moved: %v", name, err)
+		}
+	}
+}
