@@ -384,10 +384,10 @@ func removeJob(dir string) error {
 	}
 	for _, e := range ents {
 		if e.Name() != StateDir {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}
 	}
-	return os.RemoveAll(dir)
+	return removeTree(dir)
 }
