@@ -77,3 +77,38 @@ func TestRetentionLeavesMountsAlone(t *testing.T) {
 		}
 	}
 }
+
+// Archiving to another volume keeps the folder's modification time: the
+// move record written into the source first does not show in the copy.
+func TestRetentionArchiveKeepsMtime(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "w")
+	archive := filepath.Join(t.TempDir(), "archive")
+	mountTmpfs(t, archive) // another device: the archive is a copy
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	aged := now.Add(-40 * 24 * time.Hour)
+	for _, name := range []string{"with-result", "no-result"} {
+		var at time.Time
+		if name == "with-result" {
+			at = now.Add(-31 * 24 * time.Hour)
+		}
+		dir := finishedFolder(t, root, Done, name, at)
+		if err := os.Chtimes(dir, aged, aged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	r := &Retention{Done: 30 * 24 * time.Hour, Archive: archive, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}
+	r.Sweep(context.Background(), root)
+	for _, name := range []string{"with-result", "no-result"} {
+		fi, err := os.Lstat(filepath.Join(archive, Done, name))
+		if err != nil {
+			t.Fatalf("%s not archived: %v\n%s", name, err, logs.String())
+		}
+		if !fi.ModTime().Equal(aged) {
+			t.Errorf("%s: archived copy's mtime %s, want the folder's %s", name, fi.ModTime(), aged)
+		}
+		if exists(filepath.Join(archive, Done, name, StateDir)) {
+			t.Errorf("%s: the move's %s/ came along", name, StateDir)
+		}
+	}
+}
