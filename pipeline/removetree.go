@@ -81,6 +81,12 @@ func removeTree(dir string) error {
 			if err != nil {
 				return err
 			}
+			if !fi.IsDir() { // swapped for a symlink since the listing: unlink it
+				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				continue
+			}
 			if dv, ok := deviceOf(fi); ok && dv != dev {
 				mounts = append(mounts, p)
 				continue
