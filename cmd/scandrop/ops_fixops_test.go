@@ -167,3 +167,30 @@ func TestRetryNamesAndMissingInbox(t *testing.T) {
 		}
 	}
 }
+
+// The binary refuses a config whose archive_dir is, by resolved path, the
+// watch folder itself or a symlink to its done/.
+func TestArchiveDirResolvedRefused(t *testing.T) {
+	base := t.TempDir()
+	watch := filepath.Join(base, "scans")
+	if err := os.MkdirAll(filepath.Join(watch, "done"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(watch, "done"), filepath.Join(base, "to-done")); err != nil {
+		t.Fatal(err)
+	}
+	for archive, want := range map[string]string{
+		watch:                          "is watches[0]'s folder itself",
+		filepath.Join(base, "to-done"): "is inside watches[0]'s done/",
+	} {
+		cfg := filepath.Join(t.TempDir(), "c.yaml")
+		y := "watches:\n  - dir: " + watch + "\nretention: {done: 1h, action: archive, archive_dir: " + archive + "}\n"
+		if err := os.WriteFile(cfg, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, errs, code := runWithin(t, 20*time.Second, "status", "--config", cfg)
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("archive_dir %s: exit %d, %q; want 2 and %q", archive, code, errs, want)
+		}
+	}
+}
