@@ -123,7 +123,18 @@ type owner struct {
 	Host      string    `json:"host"`
 	PID       int       `json:"pid"`
 	Heartbeat time.Time `json:"heartbeat"`
+
+	// mtime is the owner file's modification time, as the share's
+	// filesystem set it; torn is set when the file did not parse (its
+	// Heartbeat is then mtime). Neither is written.
+	mtime time.Time
+	torn  bool
 }
+
+// tornGrace is how long an owner file that does not parse counts as live:
+// the moment a claiming daemon takes between creating it and writing it.
+// One older is garbage (a crash's, or someone's) and owns nothing.
+const tornGrace = 10 * time.Second
 
 func me() owner {
 	h, _ := os.Hostname()
@@ -194,7 +205,8 @@ func (p *Pipeline) own(jobDir string) error {
 
 // readOwner reads a job's owner file. One that does not parse — being
 // written by another daemon this very moment, or torn by a crash, or too
-// large to be one — counts as beating at its modification time.
+// large to be one, or not a regular file — is marked torn, beating at its
+// modification time (see owner.live).
 func readOwner(name string) (owner, error) {
 	b, err := readState(filepath.Dir(filepath.Dir(name)), StateDir+"/"+filepath.Base(name), maxOwner)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -202,10 +214,13 @@ func readOwner(name string) (owner, error) {
 	}
 	var o owner
 	if err != nil || json.Unmarshal(b, &o) != nil || o.Heartbeat.IsZero() {
-		o = owner{}
-		if fi, err := os.Stat(name); err == nil {
-			o.Heartbeat = fi.ModTime()
-		}
+		o = owner{torn: true}
+	}
+	if fi, err := os.Lstat(name); err == nil {
+		o.mtime = fi.ModTime()
+	}
+	if o.torn {
+		o.Heartbeat = o.mtime
 	}
 	return o, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/scandrop/scandrop/internal/dropname"
@@ -151,7 +152,7 @@ func (m moveRecord) tmp() string { return filepath.Join(m.DestDir, movePrefix+m.
 // and forgets the record.
 func resumeMove(src string) (string, bool, error) {
 	recPath := filepath.Join(src, StateDir, moveRecordFile)
-	b, err := os.ReadFile(recPath)
+	b, err := readState(src, StateDir+"/"+moveRecordFile, maxOwner)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
@@ -174,7 +175,7 @@ func resumeMove(src string) (string, bool, error) {
 				continue
 			}
 			dst := filepath.Join(m.DestDir, e.Name())
-			if got, _ := os.ReadFile(filepath.Join(dst, StateDir, movedByFile)); string(got) == m.Token {
+			if got, _ := readState(dst, StateDir+"/"+movedByFile, maxOwner); string(got) == m.Token {
 				// The copy is complete and named; only src was left.
 				if err := removeJob(src); err != nil {
 					return "", false, err
@@ -238,12 +239,19 @@ func copyThenRemove(src, destDir string, crash func(string)) (string, error) {
 	// The record first: a crash after the Mkdir below must leave a temp
 	// folder the next attempt knows to be its own.
 	b, _ := json.Marshal(m)
+	// Writing the record changes the modification time of src (and of
+	// its .scandrop/): put them back, so that the copy keeps the folder's
+	// time and a move that fails does not make the folder look younger
+	// (retention ages a folder without a result by it).
+	srcTime, stateTime := mtimeOf(src), mtimeOf(filepath.Join(src, StateDir))
 	if err := os.MkdirAll(filepath.Join(src, StateDir), 0o755); err != nil {
 		return "", err
 	}
 	if err := WriteFileAtomic(filepath.Join(src, StateDir, moveRecordFile), b); err != nil {
 		return "", err
 	}
+	setMtime(filepath.Join(src, StateDir), stateTime)
+	setMtime(src, srcTime)
 	tmp := m.tmp()
 	if err := os.Mkdir(tmp, 0o700); err != nil { // exclusive: ours alone
 		return "", err
@@ -266,6 +274,8 @@ func copyThenRemove(src, destDir string, crash func(string)) (string, error) {
 	syncDir(filepath.Dir(src))
 	os.Remove(filepath.Join(dst, StateDir, movedByFile))
 	os.Remove(filepath.Join(dst, StateDir)) // if the move made it: empty
+	setMtime(filepath.Join(dst, StateDir), stateTime)
+	setMtime(dst, srcTime)
 	return dst, nil
 }
 
@@ -326,7 +336,7 @@ func copyTree(src, dst string, crash func(string)) error {
 	if err != nil {
 		return err
 	}
-	b, _ := os.ReadFile(filepath.Join(src, StateDir, moveRecordFile))
+	b, _ := readState(src, StateDir+"/"+moveRecordFile, maxOwner)
 	var m moveRecord
 	json.Unmarshal(b, &m)
 	if err := WriteFileAtomic(filepath.Join(dst, StateDir, movedByFile), []byte(m.Token)); err != nil {
@@ -384,10 +394,27 @@ func removeJob(dir string) error {
 	}
 	for _, e := range ents {
 		if e.Name() != StateDir {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}
 	}
-	return os.RemoveAll(dir)
+	return removeTree(dir)
+}
+
+// mtimeOf is the modification time of path (not following a symlink),
+// zero if it cannot be read.
+func mtimeOf(path string) time.Time {
+	if fi, err := os.Lstat(path); err == nil {
+		return fi.ModTime()
+	}
+	return time.Time{}
+}
+
+// setMtime sets path's modification (and access) time to t, unless t is
+// zero: best effort, for keeping a folder's time.
+func setMtime(path string, t time.Time) {
+	if !t.IsZero() {
+		os.Chtimes(path, t, t)
+	}
 }

@@ -30,7 +30,25 @@ func JobOwner(dir string, now time.Time) (o Owner, ok bool) {
 
 // live reports whether o is a live owner at now: its heartbeat is recent,
 // and it is not a dead process on this host (which frees its jobs at once,
-// without waiting for the heartbeat to go stale).
+// without waiting for the heartbeat to go stale). The one rule for taking
+// a job over, and for status.
+//
+// A heartbeat more than staleAfter in the future is not trusted: a host
+// whose clock ran ahead and then died (or a made-up file) would otherwise
+// hold the job for ever. The file's modification time, which the share's
+// filesystem sets each time the owner beats, is judged instead. An owner
+// file that does not parse is live only for tornGrace after it was
+// written.
 func (o owner) live(now time.Time) bool {
-	return now.Sub(o.Heartbeat) < staleAfter && !(o.Host == me().Host && !processAlive(o.PID))
+	beat, limit := o.Heartbeat, staleAfter
+	switch {
+	case o.torn:
+		beat, limit = o.mtime, tornGrace
+	case beat.Sub(now) > staleAfter:
+		beat = o.mtime
+	}
+	if age := now.Sub(beat); age >= limit || age <= -limit {
+		return false
+	}
+	return !(o.Host == me().Host && !processAlive(o.PID))
 }

@@ -1,24 +1,12 @@
 package pipeline
 
-import (
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-)
-
-// ReadResultFile reads dir's result.json, at most MaxResultBytes: scandrop
-// writes none larger, and a larger one (not ours) is not read into memory.
+// ReadResultFile reads dir's result.json for reporting (status, the status
+// page, notifications): a regular file inside dir, reached without a
+// symlink and opened without blocking (a FIFO named result.json, which
+// anyone who can write to the share can make, is refused at once, not
+// waited on), of at most MaxResultBytes — scandrop writes none larger, and
+// a larger one (not ours) is not read into memory. The error says why a
+// file is refused, in a few words.
 func ReadResultFile(dir string) ([]byte, error) {
-	name := filepath.Join(dir, ResultFile)
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxResultBytes+1))
-	if err == nil && int64(len(b)) > MaxResultBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxResultBytes)
-	}
-	return b, err
+	return readState(dir, ResultFile, MaxResultBytes)
 }

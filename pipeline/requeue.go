@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/vendors"
 )
 
@@ -88,12 +89,22 @@ func Requeue(root, name string, o RequeueOptions) (Requeued, error) {
 	}
 	from := filepath.Join(root, Failed, name)
 	rq := Requeued{From: from, To: filepath.Join(root, Inbox, name)}
+	if dropname.Ignored(name) || name != filepath.Base(name) || name == ".." {
+		// The watcher would never pick it up (and scandrop's own
+		// temporaries, .scandrop-expired-*, .scandrop-move-*, are not jobs).
+		return rq, fmt.Errorf("%s: a hidden or temporary name, which inbox/ ignores; rename the folder first", name)
+	}
 	fi, err := os.Lstat(from)
 	if err != nil {
 		return rq, err
 	}
 	if !fi.IsDir() {
 		return rq, fmt.Errorf("%s is not a folder", from)
+	}
+	// A missing inbox/ most often means the share is not mounted (a
+	// bare mount point): never create one there.
+	if fi, err := os.Stat(filepath.Join(root, Inbox)); err != nil || !fi.IsDir() {
+		return rq, fmt.Errorf("%s has no %s/ folder (is the share mounted?); create it, then retry again", root, Inbox)
 	}
 	for _, sub := range []string{Inbox, Processing} {
 		if _, err := os.Lstat(filepath.Join(root, sub, name)); err == nil {
@@ -151,10 +162,6 @@ func Requeue(root, name string, o RequeueOptions) (Requeued, error) {
 		}
 		rq.StateKept = filepath.Base(kept)
 		undo = append(undo, func() { renameNoReplace(kept, filepath.Join(from, StateDir)) })
-	}
-	if err := os.MkdirAll(filepath.Join(root, Inbox), 0o755); err != nil {
-		restore()
-		return rq, err
 	}
 	if err := renameNoReplace(from, rq.To); err != nil {
 		restore()

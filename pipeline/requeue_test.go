@@ -15,6 +15,7 @@ import (
 func failedJob(t *testing.T, root, name, kind string, at time.Time) string {
 	t.Helper()
 	dir := finishedFolder(t, root, Failed, name, time.Time{})
+	os.MkdirAll(filepath.Join(root, Inbox), 0o755) // a watch's inbox/ is there; Requeue never makes it
 	j, err := OpenJournal(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,7 @@ func TestRequeue(t *testing.T) {
 	// A move that fails after result.json was set aside puts it back.
 	root2 := t.TempDir()
 	dir = failedJob(t, root2, "x", vendors.Transient.String(), at)
+	os.Remove(filepath.Join(root2, Inbox))
 	os.WriteFile(filepath.Join(root2, Inbox), []byte("not a folder"), 0o644)
 	if _, err := Requeue(root2, "x", RequeueOptions{Fresh: true}); err == nil {
 		t.Fatal("moved into an inbox that is a file")

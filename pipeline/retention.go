@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -73,7 +74,7 @@ func (r *Retention) Sweep(ctx context.Context, root string) {
 			switch {
 			case strings.HasPrefix(name, expiredPrefix) && e.IsDir():
 				// A deletion cut short: finish it.
-				if err := os.RemoveAll(path); err != nil {
+				if err := removeTree(path); err != nil {
 					r.warn(path, "retention: cannot finish removing an expired folder; trying again later", err)
 				} else {
 					r.ok(path)
@@ -108,6 +109,16 @@ func finishedAt(dir string) time.Time {
 func (r *Retention) expire(dir, sub, name string, age time.Duration) {
 	path := filepath.Join(dir, name)
 	rel := sub + "/" + name
+	// A file system mounted inside the folder is not the job's to delete
+	// (nor to copy into an archive and then delete): leave the folder, as
+	// it is and under its name, and say so.
+	if m, err := mountInside(path); err != nil || m != "" {
+		if err == nil {
+			err = fmt.Errorf("%w at %s", errOtherFS, m)
+		}
+		r.warn(path, "retention: the folder holds another file system (a mount point) or cannot be read; left in place, trying again later", err, "folder", rel)
+		return
+	}
 	if r.Archive != "" {
 		to, err := moveFolder(path, filepath.Join(r.Archive, sub), func(string) {})
 		if err != nil {
@@ -127,8 +138,9 @@ func (r *Retention) expire(dir, sub, name string, age time.Duration) {
 	}
 	syncDir(dir)
 	r.ok(path)
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := removeTree(tmp); err != nil {
 		r.warn(tmp, "retention: removal cut short; the rest is removed at the next pass", err, "folder", rel, "left_as", filepath.Base(tmp))
+		return
 	}
 	r.log().Info("retention: removed", "folder", rel, "age", age.Round(time.Second).String())
 }

@@ -89,6 +89,7 @@ func TestRetryCommand(t *testing.T) {
 	w2 := t.TempDir()
 	failedByHand(t, r.watchDir, "dup", "transient")
 	failedByHand(t, w2, "dup", "transient")
+	os.Mkdir(filepath.Join(w2, "inbox"), 0o755) // retry never creates inbox/
 	two := offlineConfig(t, r.watchDir, w2)
 	out, _, ec = runNoSecrets(t, "retry", "--config", two, "dup")
 	if ec != 1 || !strings.Contains(out, "refused dup: in the failed/ of several watches: "+r.path("failed", "dup")+", "+filepath.Join(w2, "failed", "dup")+"; give the path") {

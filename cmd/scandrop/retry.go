@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/scandrop/scandrop/internal/config"
+	"github.com/scandrop/scandrop/internal/dropname"
 	"github.com/scandrop/scandrop/internal/textsafe"
 	"github.com/scandrop/scandrop/pipeline"
 )
@@ -125,8 +126,12 @@ func retryNote(rq pipeline.Requeued, opts retryOptions) string {
 // watch's failed/, or a name looked up in every watch's failed/. why says
 // why it names none (or several).
 func findFailed(cfg *config.Config, arg string) (retryTarget, string) {
+	// "bad1/" (a shell's completion) names the folder bad1.
+	if trimmed := strings.TrimRight(arg, `/`+string(filepath.Separator)); trimmed != "" {
+		arg = trimmed
+	}
 	if strings.ContainsRune(arg, '/') || strings.ContainsRune(arg, filepath.Separator) {
-		abs, err := filepath.Abs(strings.TrimRight(arg, `/`+string(filepath.Separator)))
+		abs, err := filepath.Abs(arg)
 		if err != nil {
 			return retryTarget{}, err.Error()
 		}
@@ -139,6 +144,9 @@ func findFailed(cfg *config.Config, arg string) (retryTarget, string) {
 	}
 	if arg == "" || arg == "." || arg == ".." {
 		return retryTarget{}, "not a folder name"
+	}
+	if dropname.Ignored(arg) {
+		return retryTarget{}, "a hidden or temporary name, which inbox/ ignores (scandrop's own temporaries are named so too); rename the folder first"
 	}
 	var found []retryTarget
 	for _, w := range cfg.Watches {
@@ -173,7 +181,7 @@ func failedFolders(cfg *config.Config, kind string) []retryTarget {
 			continue
 		}
 		for _, ent := range ents {
-			if !ent.IsDir() || strings.HasPrefix(ent.Name(), ".") {
+			if !ent.IsDir() || dropname.Ignored(ent.Name()) {
 				continue
 			}
 			if kind != "" {

@@ -134,9 +134,25 @@ func (c *Config) validateRetention(reportf func(path, format string, args ...any
 		if r.ArchiveDir == "" {
 			return
 		}
+		// By resolved path: a symlink to done/, or the watch folder
+		// itself, is the watch as much as its spelled-out path is.
+		archive := resolvedPath(r.ArchiveDir)
+	watches:
 		for i, w := range c.Watches {
+			if w.Dir == "" {
+				continue
+			}
+			root := resolvedPath(w.Dir)
+			switch {
+			case within(archive, root) && within(root, archive):
+				reportf(p+".archive_dir", "%s.archive_dir: %s is watches[%d]'s folder itself; put the archive outside inbox/, processing/, done/ and failed/", p, r.ArchiveDir, i)
+				continue watches
+			case within(root, archive):
+				reportf(p+".archive_dir", "%s.archive_dir: watches[%d] (%s) is inside %s; put the archive outside the watch folders", p, i, w.Dir, r.ArchiveDir)
+				continue watches
+			}
 			for _, sub := range []string{"inbox", "processing", "done", "failed"} {
-				if w.Dir != "" && within(r.ArchiveDir, filepath.Join(w.Dir, sub)) {
+				if within(r.ArchiveDir, filepath.Join(w.Dir, sub)) || within(archive, resolvedPath(filepath.Join(w.Dir, sub))) {
 					reportf(p+".archive_dir", "%s.archive_dir: %s is inside watches[%d]'s %s/; put the archive outside inbox/, processing/, done/ and failed/", p, r.ArchiveDir, i, sub)
 				}
 			}
@@ -155,5 +171,24 @@ func (c *Config) validateRetention(reportf func(path, format string, args ...any
 			reportf(p+".interval", "%s.interval: interval is set in the top-level retention section only", p)
 		}
 		check(p, *w.Retention)
+	}
+}
+
+// resolvedPath is p with the symlinks of its longest existing prefix
+// resolved (the rest, not there yet, is kept as written), for comparing
+// where two folders really are.
+func resolvedPath(p string) string {
+	p = filepath.Clean(p)
+	rest := ""
+	for dir := p; ; {
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+		dir = parent
 	}
 }

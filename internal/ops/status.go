@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -416,11 +417,17 @@ func (r *Reporter) recent(root string) []Finished {
 	out := []Finished{}
 	for _, c := range cands {
 		b, err := pipeline.ReadResultFile(filepath.Join(root, c.sub, c.name))
-		if err != nil {
-			continue
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // being moved in, or not a job folder
 		}
 		var res pipeline.Result
-		if json.Unmarshal(b, &res) != nil {
+		if err == nil {
+			err = json.Unmarshal(b, &res)
+		}
+		if err != nil {
+			// Shown, with why: a result.json that is a FIFO, a symlink or
+			// garbage is someone's doing, and hiding it hides the job.
+			out = append(out, Finished{Folder: c.sub + "/" + c.name, Status: "unreadable", FinishedAt: c.mod, Error: "result.json: " + textsafe.Cut(err.Error(), 200)})
 			continue
 		}
 		out = append(out, finished(c.sub+"/"+c.name, &res))

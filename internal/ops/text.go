@@ -32,6 +32,9 @@ func WriteText(w io.Writer, rep Report) error {
 		if len(ws.Processing) > 0 {
 			fmt.Fprintf(tw, "    FOLDER\tVENDOR\tSTAGE\tFOR\tPROGRESS\tAGE\tVENDOR IDS\n")
 		}
+		// A job's detail lines start with an empty cell: a line without a
+		// tab would end tabwriter's column block, and the jobs below it
+		// would be aligned apart from those above.
 		for _, j := range ws.Processing {
 			prog := "-"
 			if j.TotalBytes > 0 {
@@ -43,13 +46,13 @@ func WriteText(w io.Writer, rep Report) error {
 			}
 			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", e(j.Folder), e(dash(j.Vendor)), e(stage), dash(j.StageAge), prog, dash(j.Age), e(dash(IDs(j.VendorIDs))))
 			if j.Retrying != "" {
-				fmt.Fprintf(tw, "      retrying: %s\n", e(retryLine(j)))
+				fmt.Fprintf(tw, "    \tretrying: %s\n", e(retryLine(j)))
 			}
 			if j.Orphaned {
-				fmt.Fprintf(tw, "      %s\n", e(j.Orphan))
+				fmt.Fprintf(tw, "    \t%s\n", e(j.Orphan))
 			}
 			if j.Error != "" {
-				fmt.Fprintf(tw, "      %s\n", e(j.Error))
+				fmt.Fprintf(tw, "    \t%s\n", e(j.Error))
 			}
 		}
 		fmt.Fprintf(tw, "  inbox (%d)\n", len(ws.Inbox)+ws.InboxMore)
